@@ -1,0 +1,7 @@
+export * from './codec.js';
+export * from './controller.js';
+export * from './enrollment.js';
+export * from './errors.js';
+export * from './inventory.js';
+export * from './observation.js';
+export * from './subjects.js';
