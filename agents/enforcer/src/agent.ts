@@ -1,0 +1,187 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  decode,
+  encode,
+  EnrollReply,
+  subjects,
+  type EnrollRequest,
+  type ErrorCode,
+  type ObservationKind,
+} from '@palisade/protocol';
+import { loadCredential, saveCredential, type StoredCredential } from './credential.js';
+import { collectNodeInfo, scanRuntime } from './nodeInfo.js';
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface AgentOptions {
+  stateDir: string;
+  /** The cluster the operator means to join; a token or stored credential for another is refused. */
+  cluster?: string | undefined;
+  joinToken?: string | undefined;
+  containerdSocket: string;
+  hostname?: string | undefined;
+  /** How often to re-read the node and its workloads. */
+  inventoryIntervalMs?: number;
+}
+
+/** The hub refused to enroll us; retrying with the same token cannot help. */
+export class EnrollmentRefused extends Error {
+  override name = 'EnrollmentRefused';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const RESEND_NODE_MS = 5 * 60_000;
+const RESEND_WORKLOADS_MS = 60_000;
+
+export class Agent {
+  private readonly js: JetStreamClient;
+  private credential: StoredCredential | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private seq = 0;
+  private readonly startedAt = Date.now();
+  private lastSent = new Map<ObservationKind, { json: string; at: number }>();
+  private publishFailing = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: AgentOptions,
+    private readonly log: Log,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  get identity(): StoredCredential | undefined {
+    return this.credential;
+  }
+
+  /** Loads the stored credential, or enrolls with the join token and stores the result. */
+  async ensureEnrolled(signal?: AbortSignal): Promise<StoredCredential> {
+    const stored = await loadCredential(this.options.stateDir);
+    if (stored) {
+      if (this.options.cluster && stored.cluster !== this.options.cluster) {
+        throw new Error(
+          `this agent is enrolled in cluster "${stored.cluster}", not "${this.options.cluster}"; ` +
+            `remove ${this.options.stateDir} to enroll it elsewhere`,
+        );
+      }
+      if (this.options.joinToken) this.log('warn', 'already enrolled; ignoring the join token', { nodeId: stored.nodeId });
+      this.credential = stored;
+      return stored;
+    }
+    if (!this.options.joinToken) {
+      throw new Error('this agent is not enrolled yet: pass --join-token (or set PALISADE_JOIN_TOKEN)');
+    }
+    const { runtime } = await scanRuntime(this.options.containerdSocket);
+    const request: EnrollRequest = {
+      v: 1,
+      token: this.options.joinToken,
+      ...(this.options.cluster ? { expectedCluster: this.options.cluster } : {}),
+      node: await collectNodeInfo(runtime, this.options.hostname),
+    };
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      let data: Uint8Array;
+      try {
+        data = (await this.nc.request(subjects.enroll, encode(request), { timeout: 10_000 })).data;
+      } catch (err) {
+        // No controller answering yet (starting, or NATS reconnecting): wait and try again.
+        const delay = Math.min(500 * attempt, 5000);
+        this.log('warn', 'hub not answering enrollment yet; retrying', { attempt, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      const reply = decode(EnrollReply, data);
+      if (!reply.ok) throw new Error(`malformed enrollment reply from the hub: ${reply.error}`);
+      if (!reply.value.ok) throw new EnrollmentRefused(reply.value.error.code, reply.value.error.message);
+      const accepted = reply.value;
+      const credential: StoredCredential = {
+        cluster: accepted.cluster,
+        nodeId: accepted.nodeId,
+        credential: accepted.credential,
+        heartbeatIntervalMs: accepted.heartbeatIntervalMs,
+        enrolledAt: new Date().toISOString(),
+      };
+      await saveCredential(this.options.stateDir, credential);
+      this.credential = credential;
+      this.log('info', 'enrolled', { cluster: credential.cluster, nodeId: credential.nodeId });
+      return credential;
+    }
+  }
+
+  private async publish(kind: ObservationKind, body: unknown, force = false): Promise<void> {
+    const credential = this.credential;
+    if (!credential) throw new Error('not enrolled');
+    const bodyJson = JSON.stringify(body);
+    const previous = this.lastSent.get(kind);
+    const resendAfter = kind === 'node' ? RESEND_NODE_MS : RESEND_WORKLOADS_MS;
+    if (!force && kind !== 'heartbeat' && previous?.json === bodyJson && Date.now() - previous.at < resendAfter) return;
+    const message = { v: 1, credential: credential.credential, sentAt: new Date().toISOString(), kind, body };
+    try {
+      await this.js.publish(subjects.observation(credential.cluster, credential.nodeId, kind), encode(message), {
+        timeout: 5000,
+      });
+      this.lastSent.set(kind, { json: bodyJson, at: Date.now() });
+      if (this.publishFailing) this.log('info', 'hub reachable again');
+      this.publishFailing = false;
+    } catch (err) {
+      // Offline: say so once per outage; the next tick tries again.
+      if (!this.publishFailing) this.log('warn', 'cannot reach the hub; will keep trying', { error: (err as Error).message });
+      this.publishFailing = true;
+      this.lastSent.delete(kind);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.publish('heartbeat', { seq: this.seq++, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) });
+  }
+
+  private async inventory(force = false): Promise<void> {
+    const { runtime, workloads } = await scanRuntime(this.options.containerdSocket);
+    await this.publish('node', await collectNodeInfo(runtime, this.options.hostname), force);
+    await this.publish('workloads', { workloads }, force);
+  }
+
+  /** Starts heartbeats and inventory reports; resends everything after a reconnect. */
+  run(): void {
+    const credential = this.credential;
+    if (!credential) throw new Error('call ensureEnrolled() first');
+    const every = (ms: number, fn: () => Promise<void>) => {
+      let busy = false;
+      const tick = () => {
+        if (busy) return;
+        busy = true;
+        fn()
+          .catch((err: Error) => this.log('error', 'periodic task failed', { error: err.message }))
+          .finally(() => {
+            busy = false;
+          });
+      };
+      tick();
+      this.timers.push(setInterval(tick, ms));
+    };
+    every(credential.heartbeatIntervalMs, () => this.heartbeat());
+    every(this.options.inventoryIntervalMs ?? 15_000, () => this.inventory());
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type === 'reconnect') {
+          this.log('info', 'reconnected to NATS; resending inventory');
+          await this.heartbeat();
+          await this.inventory(true).catch(() => {});
+        } else if (status.type === 'disconnect') {
+          this.log('warn', 'disconnected from NATS; reconnecting');
+        }
+      }
+    })();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+}

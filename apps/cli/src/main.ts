@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import type { AppRouter } from '@palisade/api';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { parseClusterName, parseDuration, parseLabels, table, UsageError } from './args.js';
+import { configPath, loadConfig, saveConfig } from './config.js';
+
+const USAGE = `usage: palisade <command> [options]
+
+  login --server URL --username NAME [--password-stdin]   sign in (password from stdin, PALISADE_PASSWORD or a prompt)
+  logout                                                  forget the saved session
+  cluster list [--output table|json]                      clusters you can see, with node counts
+  cluster create NAME [--description TEXT] [--label k=v]  create a cluster (global admins)
+  cluster join-token NAME [--ttl 1h] [--quiet|--output json]
+                                                          mint a single-use join token and print the join command
+  node list CLUSTER [--output table|json]                 nodes of a cluster, online/offline
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 already exists, 4 not signed in or not permitted.
+The session is kept in $PALISADE_CONFIG (default ~/.config/palisade/config.json).`;
+
+const EXIT = { error: 1, usage: 2, conflict: 3, auth: 4 } as const;
+
+async function readPassword(fromStdin: boolean): Promise<string> {
+  if (process.env.PALISADE_PASSWORD) return process.env.PALISADE_PASSWORD;
+  if (fromStdin || !process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // Keep the typed password off the screen.
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
+  process.stderr.write('Password: ');
+  const password = await rl.question('');
+  rl.close();
+  process.stderr.write('\n');
+  return password;
+}
+
+function client(server: string, token?: string) {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpLink({
+        url: new URL('/api/trpc', server).toString(),
+        headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+      }),
+    ],
+  });
+}
+
+async function signedIn() {
+  const config = await loadConfig();
+  if (!config) throw Object.assign(new Error('not signed in: run "palisade login --server URL --username NAME"'), { exit: EXIT.auth });
+  if (Date.parse(config.expiresAt) <= Date.now()) {
+    throw Object.assign(new Error('your session has expired: run "palisade login" again'), { exit: EXIT.auth });
+  }
+  return { config, api: client(config.server, config.token) };
+}
+
+function age(iso: string | null): string {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 90) return `${s}s ago`;
+  if (s < 5400) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      server: { type: 'string' },
+      username: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      description: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      ttl: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+      output: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  const output = values.output ?? 'table';
+  if (output !== 'table' && output !== 'json') throw new UsageError('--output must be table or json');
+
+  switch (`${command} ${sub ?? ''}`.trim()) {
+    case 'login': {
+      if (!values.server || !values.username) throw new UsageError('login needs --server and --username');
+      const server = new URL(values.server).toString();
+      const password = await readPassword(values['password-stdin'] ?? false);
+      const result = await client(server).auth.login.mutate({ username: values.username, password, bearer: true });
+      if (!result.token) throw new Error('the server did not return a token');
+      await saveConfig({ server, username: result.user.username, token: result.token, expiresAt: result.expiresAt });
+      console.error(`signed in to ${server} as ${result.user.username} (${result.user.role}); session saved in ${configPath()}`);
+      return;
+    }
+    case 'logout': {
+      const config = await loadConfig();
+      if (config) await saveConfig({ ...config, token: '', expiresAt: new Date(0).toISOString() });
+      console.error('signed out');
+      return;
+    }
+    case 'cluster list': {
+      const { api } = await signedIn();
+      const clusters = await api.clusters.list.query();
+      if (output === 'json') return void console.log(JSON.stringify(clusters, null, 2));
+      if (clusters.length === 0) return void console.log('no clusters yet: create one with "palisade cluster create NAME"');
+      console.log(
+        table(
+          ['NAME', 'NODES ONLINE', 'OFFLINE', 'LABELS', 'CREATED'],
+          clusters.map((c) => [
+            c.name,
+            String(c.nodesOnline),
+            String(c.nodesOffline),
+            Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+            c.createdAt,
+          ]),
+        ),
+      );
+      return;
+    }
+    case 'cluster create': {
+      const name = parseClusterName(arg);
+      const labels = parseLabels(values.label ?? []);
+      const { api } = await signedIn();
+      const cluster = await api.clusters.create.mutate({ name, description: values.description ?? '', labels });
+      if (output === 'json') return void console.log(JSON.stringify(cluster, null, 2));
+      console.log(`cluster ${cluster.name} created; next: palisade cluster join-token ${cluster.name}`);
+      return;
+    }
+    case 'cluster join-token': {
+      const cluster = parseClusterName(arg);
+      const ttlSeconds = values.ttl ? parseDuration(values.ttl) : undefined;
+      const { api } = await signedIn();
+      const result = await api.clusters.createJoinToken.mutate({ cluster, ...(ttlSeconds ? { ttlSeconds } : {}) });
+      if (values.quiet) return void console.log(result.token);
+      if (output === 'json') return void console.log(JSON.stringify(result, null, 2));
+      console.log(`Join token for cluster ${cluster} (single use, expires ${result.view.expiresAt}).`);
+      console.log('Run this on the node to enroll:\n');
+      console.log(`  ${result.joinCommand}\n`);
+      return;
+    }
+    case 'node list': {
+      const cluster = parseClusterName(arg);
+      const { api } = await signedIn();
+      const nodes = await api.nodes.list.query({ cluster, limit: 500 });
+      if (output === 'json') return void console.log(JSON.stringify(nodes.items, null, 2));
+      if (nodes.total === 0) return void console.log(`no nodes in ${cluster} yet: run "palisade cluster join-token ${cluster}"`);
+      console.log(
+        table(
+          ['NODE', 'HOSTNAME', 'STATUS', 'LAST HEARTBEAT', 'OS', 'KERNEL', 'WORKLOADS'],
+          nodes.items.map((n) => [
+            n.id,
+            n.hostname,
+            n.status,
+            age(typeof n.lastHeartbeatAt === 'string' ? n.lastHeartbeatAt : (n.lastHeartbeatAt?.toISOString?.() ?? null)),
+            n.osName,
+            n.kernel,
+            String(n.workloads),
+          ]),
+        ),
+      );
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+  }
+}
+
+run(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || (err as Error).name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`palisade: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(EXIT.usage);
+  }
+  if (err instanceof TRPCClientError) {
+    const code = (err.data as { code?: string } | undefined)?.code;
+    console.error(`palisade: ${err.message}`);
+    if (code === 'CONFLICT') process.exit(EXIT.conflict);
+    if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') process.exit(EXIT.auth);
+    process.exit(EXIT.error);
+  }
+  console.error(`palisade: ${(err as Error).message}`);
+  process.exit((err as { exit?: number }).exit ?? EXIT.error);
+});

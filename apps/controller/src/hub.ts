@@ -1,0 +1,251 @@
+import { randomBytes } from 'node:crypto';
+import {
+  FailureRateLimiter,
+  generatePassword,
+  generateSigningJwks,
+  hashPassword,
+  importSigningKeyPair,
+  issueAgentCredential,
+  issueJoinToken,
+  issueSession,
+  ISSUER,
+  SESSION_AUDIENCE,
+  verifyJoinToken,
+  verifyPassword,
+  type SigningKeyPair,
+} from '@palisade/auth';
+import type { DbClient } from '@palisade/db';
+import {
+  ControllerRequest,
+  ProtocolError,
+  type ControllerStatus,
+  type EnrollAccepted,
+  type EnrollRequest,
+} from '@palisade/protocol';
+import type { CommandLog } from './log/commandLog.js';
+import type { Logger } from './logger.js';
+import type { Command } from './state/commands.js';
+import type { ApplyResult } from './state/desiredState.js';
+
+export interface HubOptions {
+  id: string;
+  heartbeatIntervalMs: number;
+  now?: () => Date;
+}
+
+function unwrap(result: ApplyResult): unknown {
+  if (!result.ok) throw new ProtocolError(result.code, result.message);
+  return result.value;
+}
+
+function randomId(prefix: string, bytes: number): string {
+  return `${prefix}${randomBytes(bytes).toString('hex')}`;
+}
+
+/**
+ * The controller's request handlers: desired-state operations for the console and CLI, sign-in,
+ * and agent enrollment. Transport-free: `service.ts` binds these to NATS.
+ */
+export class Hub {
+  private keys: SigningKeyPair | undefined;
+  private readonly loginLimiter = new FailureRateLimiter();
+  private readonly startedAt = new Date();
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly log: CommandLog,
+    private readonly db: DbClient,
+    private readonly logger: Logger,
+    private readonly options: HubOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private async propose(command: Command): Promise<unknown> {
+    return unwrap(await this.log.propose(command));
+  }
+
+  /**
+   * First start: creates the hub's signing key and the first admin with a generated password.
+   * Returns the admin's credentials once, for the caller to hand to the operator; never logged.
+   */
+  async bootstrap(): Promise<{ username: string; password: string } | null> {
+    if (!this.log.state.isBootstrapped()) {
+      const password = generatePassword();
+      const { privateJwk } = await generateSigningJwks();
+      await this.propose({
+        type: 'bootstrap',
+        at: this.now().toISOString(),
+        signingKey: privateJwk,
+        admin: {
+          id: randomId('u-', 8),
+          username: 'admin',
+          passwordHash: await hashPassword(password),
+          role: 'admin',
+          scope: { all: true },
+        },
+      });
+      this.keys = await importSigningKeyPair(privateJwk);
+      return { username: 'admin', password };
+    }
+    this.keys = await importSigningKeyPair(this.log.state.getSigningKey()!);
+    return null;
+  }
+
+  signingKeys(): SigningKeyPair {
+    if (!this.keys) throw new ProtocolError('INTERNAL', 'controller is not bootstrapped yet');
+    return this.keys;
+  }
+
+  status(): ControllerStatus {
+    const s = this.log.status();
+    return { id: this.options.id, role: s.role, term: s.term, appliedIndex: s.appliedIndex, startedAt: this.startedAt.toISOString() };
+  }
+
+  /** Handles one validated console/CLI request; throws ProtocolError for refusals. */
+  async handle(request: ControllerRequest): Promise<unknown> {
+    const state = this.log.state;
+    const at = this.now().toISOString();
+    switch (request.op) {
+      case 'cluster.create':
+        return this.propose({ type: 'cluster.create', at, ...request });
+      case 'cluster.list':
+        return state.listClusters();
+      case 'cluster.get': {
+        const cluster = state.getCluster(request.name);
+        if (!cluster) throw new ProtocolError('NOT_FOUND', `cluster "${request.name}" does not exist`);
+        return cluster;
+      }
+      case 'token.create': {
+        if (!state.getCluster(request.cluster)) {
+          throw new ProtocolError('NOT_FOUND', `cluster "${request.cluster}" does not exist`);
+        }
+        const jti = randomId('jt', 12);
+        const expiresAt = new Date(Date.parse(at) + request.ttlSeconds * 1000);
+        const view = await this.propose({
+          type: 'token.create',
+          at,
+          actor: request.actor,
+          cluster: request.cluster,
+          jti,
+          expiresAt: expiresAt.toISOString(),
+        });
+        const token = await issueJoinToken(this.signingKeys().privateKey, { cluster: request.cluster, jti, expiresAt }, new Date(at));
+        return { token, view };
+      }
+      case 'token.list':
+        return state.listTokens(request.cluster);
+      case 'token.revoke':
+        return this.propose({ type: 'token.revoke', at, ...request });
+      case 'auth.login':
+        return this.login(request.username, request.password, request.remoteAddress);
+      case 'auth.sessionKey': {
+        const { d: _secret, ...jwk } = state.getSigningKey() ?? ({} as never);
+        if (!jwk.x) throw new ProtocolError('INTERNAL', 'controller is not bootstrapped yet');
+        return { issuer: ISSUER, audience: SESSION_AUDIENCE, jwk };
+      }
+      case 'status':
+        return this.status();
+    }
+  }
+
+  private async login(username: string, password: string, remoteAddress: string) {
+    const nowMs = this.now().getTime();
+    const keys = [`user:${username}`, `addr:${remoteAddress}`];
+    const wait = Math.max(...keys.map((k) => this.loginLimiter.retryAfterMs(k, nowMs)));
+    if (wait > 0) {
+      await this.auditLogin(username, 'denied', { reason: 'rate-limited' });
+      throw new ProtocolError('RATE_LIMITED', `too many failed sign-in attempts; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    const user = this.log.state.getUser(username);
+    // Unknown users take the same path and the same time as a wrong password.
+    const valid = await verifyPassword(password, user?.passwordHash);
+    if (!user || !valid) {
+      for (const k of keys) this.loginLimiter.recordFailure(k, nowMs);
+      await this.auditLogin(username, 'denied', { reason: 'bad-credentials' });
+      throw new ProtocolError('UNAUTHORIZED', 'invalid username or password');
+    }
+    for (const k of keys) this.loginLimiter.recordSuccess(k);
+    const { token, expiresAt } = await issueSession(this.signingKeys().privateKey, user, this.now());
+    await this.auditLogin(username, 'ok', {});
+    return {
+      session: token,
+      expiresAt: expiresAt.toISOString(),
+      user: { id: user.id, username: user.username, role: user.role, scope: user.scope },
+    };
+  }
+
+  private async auditLogin(username: string, result: 'ok' | 'denied', details: Record<string, string>) {
+    try {
+      await this.db.auditLog.create({
+        data: { actorId: '', actorName: username.slice(0, 64), action: 'auth.login', object: 'session', result, details },
+      });
+    } catch (err) {
+      this.logger('error', 'could not write audit log', { error: (err as Error).message });
+    }
+  }
+
+  /**
+   * Trades a join token for a node credential. Every check happens before anything is written; the
+   * token is spent through the log, so two agents racing with one token cannot both enroll.
+   */
+  async enroll(request: EnrollRequest): Promise<EnrollAccepted> {
+    const keys = this.signingKeys();
+    const claims = await verifyJoinToken(request.token, keys.publicKey, {
+      now: this.now(),
+      expectedCluster: request.expectedCluster,
+    });
+    const at = this.now().toISOString();
+    const precheck = this.log.state.checkJoinToken(claims.jti, claims.sub, at);
+    if (!precheck.ok) throw new ProtocolError(precheck.code, precheck.message);
+    const nodeId = randomId('n-', 8);
+    await this.propose({ type: 'token.consume', at, jti: claims.jti, cluster: claims.sub, nodeId });
+    const node = request.node;
+    try {
+      await this.db.$transaction([
+        this.db.node.create({
+          data: {
+            id: nodeId,
+            cluster: claims.sub,
+            hostname: node.hostname,
+            kernel: node.kernel,
+            arch: node.arch,
+            osId: node.os.id,
+            osName: node.os.name,
+            osVersion: node.os.version,
+            agentVersion: node.agentVersion,
+            runtimeName: node.containerRuntime?.name ?? null,
+            runtimeSocket: node.containerRuntime?.socket ?? null,
+            runtimeVersion: node.containerRuntime?.version ?? null,
+            runtimeError: node.containerRuntime?.error ?? null,
+            cpus: node.cpus ?? null,
+            memoryBytes: node.memoryBytes === undefined ? null : BigInt(node.memoryBytes),
+            status: 'online',
+            enrolledAt: new Date(at),
+            lastHeartbeatAt: new Date(at),
+            statusChangedAt: new Date(at),
+          },
+        }),
+        this.db.event.create({
+          data: {
+            cluster: claims.sub,
+            nodeId,
+            type: 'node.enrolled',
+            severity: 'info',
+            message: `node ${node.hostname} joined cluster ${claims.sub}`,
+            data: { hostname: node.hostname, joinToken: claims.jti },
+          },
+        }),
+      ]);
+    } catch (err) {
+      // The enrollment itself is committed; the agent's first node report recreates the row.
+      this.logger('error', 'could not record enrolled node; it will appear with its first report', {
+        nodeId,
+        error: (err as Error).message,
+      });
+    }
+    const credential = await issueAgentCredential(keys.privateKey, { cluster: claims.sub, nodeId }, this.now());
+    this.logger('info', 'node enrolled', { cluster: claims.sub, nodeId, hostname: node.hostname });
+    return { ok: true, v: 1, cluster: claims.sub, nodeId, credential, heartbeatIntervalMs: this.options.heartbeatIntervalMs };
+  }
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { createDbClient } from '@palisade/db';
+import { z } from 'zod';
+import { Hub } from './hub.js';
+import { ObservationIngest, sweepOffline } from './ingest.js';
+import { LocalLog } from './log/localLog.js';
+import { DropCounter, jsonLogger } from './logger.js';
+import { consumeObservations, serveRequests } from './service.js';
+
+const USAGE = `usage: palisade-controller --state-dir DIR [--nats URL] [--database-url URL] [--id NAME]
+                           [--heartbeat-interval-ms N] [--offline-after-ms N]`;
+
+const Options = z.object({
+  'state-dir': z.string().min(1),
+  nats: z.string().default(process.env.PALISADE_NATS_URL ?? 'nats://127.0.0.1:4222'),
+  'database-url': z.string().default(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/palisade'),
+  id: z.string().default(`${hostname()}-${randomBytes(3).toString('hex')}`),
+  'heartbeat-interval-ms': z.coerce.number().int().min(100).max(300_000).default(5000),
+  'offline-after-ms': z.coerce.number().int().min(300).max(3_600_000).optional(),
+});
+
+function parseOptions() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        'state-dir': { type: 'string' },
+        nats: { type: 'string' },
+        'database-url': { type: 'string' },
+        id: { type: 'string' },
+        'heartbeat-interval-ms': { type: 'string' },
+        'offline-after-ms': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const parsed = Options.safeParse(values);
+    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+    return parsed.data;
+  } catch (err) {
+    console.error(`palisade-controller: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+async function main() {
+  const options = parseOptions();
+  const log = jsonLogger('controller');
+  const heartbeatIntervalMs = options['heartbeat-interval-ms'];
+  const offlineAfterMs = options['offline-after-ms'] ?? heartbeatIntervalMs * 3;
+
+  const commandLog = await LocalLog.open(options['state-dir'], (msg) => log('warn', msg));
+  const db = createDbClient(options['database-url']);
+  const hub = new Hub(commandLog, db, log, { id: options.id, heartbeatIntervalMs });
+  const firstAdmin = await hub.bootstrap();
+  if (firstAdmin) {
+    const path = join(options['state-dir'], 'initial-admin.json');
+    await writeFile(path, `${JSON.stringify(firstAdmin, null, 2)}\n`, { mode: 0o600 });
+    log('info', 'created the first admin; the generated password is in the credentials file', {
+      username: firstAdmin.username,
+      credentialsFile: path,
+    });
+  }
+
+  const nc = await connect({
+    servers: options.nats,
+    name: `palisade-controller-${options.id}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') log('info', `nats ${s.type}`);
+    }
+  })();
+
+  const drops = new DropCounter(log);
+  const ingest = new ObservationIngest(db, commandLog.state, () => hub.signingKeys(), log);
+  serveRequests(nc, hub, drops, log);
+  const stop = new AbortController();
+  const consuming = consumeObservations(nc, ingest, log, stop.signal);
+  const sweeper = setInterval(() => {
+    sweepOffline(db, offlineAfterMs, log).catch((err: Error) => log('error', 'offline sweep failed', { error: err.message }));
+  }, Math.min(1000, heartbeatIntervalMs));
+  await nc.flush();
+  log('info', 'controller ready', { id: options.id, nats: options.nats, heartbeatIntervalMs, offlineAfterMs });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'stopping', { signal });
+    clearInterval(sweeper);
+    stop.abort();
+    await nc.drain().catch(() => {});
+    await consuming.catch(() => {});
+    await commandLog.close();
+    await db.$disconnect();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  console.error(`palisade-controller: ${err.name === 'CorruptLogError' ? '' : 'fatal: '}${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  ControllerReply,
+  ControllerResults,
+  decode,
+  encode,
+  ProtocolError,
+  subjects,
+  type ControllerOp,
+  type ControllerRequestInput,
+  type ControllerResult,
+} from '@palisade/protocol';
+
+/** Sends desired-state commands and reads to the controllers over NATS request/reply. */
+export class ControllerClient {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  async call<Op extends ControllerOp>(
+    request: Extract<ControllerRequestInput, { op: Op }>,
+  ): Promise<ControllerResult<Op>> {
+    let data: Uint8Array;
+    try {
+      const msg = await this.nc.request(subjects.controller, encode(request), { timeout: this.timeoutMs });
+      data = msg.data;
+    } catch (err) {
+      // No responders or a timeout: the controllers are down or partitioned from us.
+      throw new ProtocolError('INTERNAL', `controller unavailable: ${(err as Error).message}`);
+    }
+    const reply = decode(ControllerReply, data);
+    if (!reply.ok) throw new ProtocolError('INTERNAL', `malformed controller reply: ${reply.error}`);
+    if (!reply.value.ok) throw new ProtocolError(reply.value.error.code, reply.value.error.message);
+    const schema = ControllerResults[request.op as Op];
+    const result = schema.safeParse(reply.value.result);
+    if (!result.success) throw new ProtocolError('INTERNAL', `controller reply for ${request.op} does not match its schema`);
+    return result.data as ControllerResult<Op>;
+  }
+}

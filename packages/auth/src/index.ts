@@ -1,0 +1,5 @@
+export * from './keys.js';
+export * from './passwords.js';
+export * from './permissions.js';
+export * from './rateLimit.js';
+export * from './tokens.js';
