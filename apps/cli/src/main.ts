@@ -161,7 +161,7 @@ async function run(argv: string[]): Promise<void> {
             n.id,
             n.hostname,
             n.status,
-            age(typeof n.lastHeartbeatAt === 'string' ? n.lastHeartbeatAt : (n.lastHeartbeatAt?.toISOString?.() ?? null)),
+            age(n.lastHeartbeatAt),
             n.osName,
             n.kernel,
             String(n.workloads),

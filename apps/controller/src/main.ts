@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { Hub } from './hub.js';
 import { ObservationIngest, sweepOffline } from './ingest.js';
 import { LocalLog } from './log/localLog.js';
+import { lockStateDir } from './log/stateLock.js';
 import { DropCounter, jsonLogger } from './logger.js';
 import { consumeObservations, serveRequests } from './service.js';
 
@@ -58,6 +59,8 @@ async function main() {
   const heartbeatIntervalMs = options['heartbeat-interval-ms'];
   const offlineAfterMs = options['offline-after-ms'] ?? heartbeatIntervalMs * 3;
 
+  await mkdir(options['state-dir'], { recursive: true, mode: 0o700 });
+  const unlock = await lockStateDir(options['state-dir']);
   const commandLog = await LocalLog.open(options['state-dir'], (msg) => log('warn', msg));
   const db = createDbClient(options['database-url']);
   const hub = new Hub(commandLog, db, log, { id: options.id, heartbeatIntervalMs });
@@ -105,6 +108,7 @@ async function main() {
     await nc.drain().catch(() => {});
     await consuming.catch(() => {});
     await commandLog.close();
+    await unlock();
     await db.$disconnect();
     process.exit(0);
   };

@@ -83,3 +83,16 @@ describe('LocalLog', () => {
     await expect(LocalLog.open(dir)).rejects.toThrow(/record 2/);
   });
 });
+
+describe('state directory lock', () => {
+  it('refuses a second live holder and takes over a stale lock', async () => {
+    const { lockStateDir } = await import('./stateLock.js');
+    const unlock = await lockStateDir(dir);
+    await writeFile(join(dir, 'controller.lock'), '1'); // pid 1 is alive: someone else holds it
+    await expect(lockStateDir(dir)).rejects.toThrow(/in use by controller process 1/);
+    await writeFile(join(dir, 'controller.lock'), '999999999'); // no such process: stale
+    const again = await lockStateDir(dir);
+    await again();
+    await unlock();
+  });
+});

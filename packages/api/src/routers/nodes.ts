@@ -51,7 +51,11 @@ export const nodesRouter = router({
       ctx.db.node.count({ where }),
       ctx.db.node.findMany({
         where,
-        orderBy: [{ [input.sort]: { sort: input.direction, nulls: 'last' } }, { id: 'asc' }],
+        // Only nullable columns accept a nulls placement.
+        orderBy: [
+          { [input.sort]: input.sort === 'lastHeartbeatAt' ? { sort: input.direction, nulls: 'last' } : input.direction },
+          { id: 'asc' },
+        ],
         skip: input.cursor,
         take: input.limit,
         include: { _count: { select: { workloads: { where: { removedAt: null } } } } },
