@@ -20,6 +20,16 @@ export default defineConfig({
         },
       },
       {
+        // Root only: real containerd, runc, BPF. CI runs as root.
+        test: {
+          name: 'privileged',
+          include: ['{packages,apps,agents}/*/src/**/*.privileged.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: 'system',
           include: ['test/system/**/*.test.ts'],
