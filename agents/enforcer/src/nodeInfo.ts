@@ -37,6 +37,18 @@ async function readOs(): Promise<NodeInfo['os']> {
   return { id: 'linux', name: 'Linux', version: '' };
 }
 
+/** The wire schema's limits; containerd allows larger labels, so trim rather than lose the workload. */
+const MAX_WORKLOADS = 5000;
+const MAX_LABEL_KEY = 253;
+const MAX_LABEL_VALUE = 1024;
+
+function fitLabels<T extends { labels: Record<string, string> }>(workload: T): T {
+  const labels = Object.entries(workload.labels)
+    .filter(([key]) => key.length <= MAX_LABEL_KEY)
+    .map(([key, value]) => [key, value.slice(0, MAX_LABEL_VALUE)]);
+  return { ...workload, labels: Object.fromEntries(labels) };
+}
+
 export interface RuntimeScan {
   runtime: ContainerRuntimeInfo | null;
   workloads: Workload[];
@@ -55,7 +67,7 @@ export async function scanRuntime(socket: string): Promise<RuntimeScan> {
   const client = new ContainerdClient(socket, { timeoutMs: 5000 });
   try {
     const { version } = await client.version();
-    const workloads = await client.listWorkloads();
+    const workloads = (await client.listWorkloads()).slice(0, MAX_WORKLOADS).map(fitLabels);
     return { runtime: { name: 'containerd', socket, version }, workloads };
   } catch (err) {
     return { runtime: { name: 'containerd', socket, error: (err as Error).message.slice(0, 1000) }, workloads: [] };
