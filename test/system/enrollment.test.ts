@@ -50,7 +50,7 @@ beforeAll(async () => {
   const admin = await stack.initialAdmin();
   const login = await trpc().auth.login.mutate({ ...admin, bearer: true });
   api = trpc(login.token);
-  nc = await connect({ servers: stack.natsUrl });
+  nc = await connect({ servers: stack.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 }, 180_000);
 
 afterAll(async () => {
@@ -172,6 +172,8 @@ describe('cluster → token → agent → online → offline → online', () => 
       const n = await nodeByHostname('sys-node-1');
       return n?.status === 'online' && n.lastHeartbeatAt !== null && Date.parse(String(n.lastHeartbeatAt)) > restartedAt;
     }, 30_000);
+    // The console and the controllers find each other again too.
+    await waitFor('the console to reach the controllers again', async () => (await api.clusters.list.query()).length > 0, 15_000);
   });
 
   it('refuses to reuse the spent token and creates nothing', async () => {

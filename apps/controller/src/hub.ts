@@ -48,7 +48,15 @@ function randomId(prefix: string, bytes: number): string {
  */
 export class Hub {
   private keys: SigningKeyPair | undefined;
-  private readonly loginLimiter = new FailureRateLimiter();
+  /** Per username: a few guesses, then back-off. */
+  private readonly userLimiter = new FailureRateLimiter();
+  /** Per client address: looser, since many users may share one address (NAT, a proxy). */
+  private readonly addressLimiter = new FailureRateLimiter({
+    freeAttempts: 50,
+    baseDelayMs: 1000,
+    maxDelayMs: 15 * 60_000,
+    forgetAfterMs: 60 * 60_000,
+  });
   private readonly startedAt = new Date();
   private readonly now: () => Date;
 
@@ -151,8 +159,11 @@ export class Hub {
 
   private async login(username: string, password: string, remoteAddress: string) {
     const nowMs = this.now().getTime();
-    const keys = [`user:${username}`, `addr:${remoteAddress}`];
-    const wait = Math.max(...keys.map((k) => this.loginLimiter.retryAfterMs(k, nowMs)));
+    const limits = [
+      [this.userLimiter, username],
+      [this.addressLimiter, remoteAddress],
+    ] as const;
+    const wait = Math.max(...limits.map(([limiter, key]) => limiter.retryAfterMs(key, nowMs)));
     if (wait > 0) {
       await this.auditLogin(username, 'denied', { reason: 'rate-limited' });
       throw new ProtocolError('RATE_LIMITED', `too many failed sign-in attempts; try again in ${Math.ceil(wait / 1000)} s`);
@@ -161,11 +172,12 @@ export class Hub {
     // Unknown users take the same path and the same time as a wrong password.
     const valid = await verifyPassword(password, user?.passwordHash);
     if (!user || !valid) {
-      for (const k of keys) this.loginLimiter.recordFailure(k, nowMs);
+      for (const [limiter, key] of limits) limiter.recordFailure(key, nowMs);
       await this.auditLogin(username, 'denied', { reason: 'bad-credentials' });
       throw new ProtocolError('UNAUTHORIZED', 'invalid username or password');
     }
-    for (const k of keys) this.loginLimiter.recordSuccess(k);
+    // A success clears the user's count, not the address's: one valid login must not reset a spray.
+    this.userLimiter.recordSuccess(username);
     const { token, expiresAt } = await issueSession(this.signingKeys().privateKey, user, this.now());
     await this.auditLogin(username, 'ok', {});
     return {
