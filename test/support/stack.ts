@@ -204,15 +204,23 @@ export class Stack {
 
   agent(
     name: string,
-    options: { stateDir: string; cluster?: string; joinToken?: string; hostname?: string; extra?: string[] },
+    options: {
+      stateDir: string;
+      cluster?: string;
+      joinToken?: string;
+      hostname?: string;
+      /** containerd socket to scan; by default a path that does not exist (no runtime). */
+      containerdSocket?: string;
+      extra?: string[];
+    },
   ): ManagedProcess {
     const args = [join(ROOT, 'agents/enforcer/dist/main.js'), '--state-dir', options.stateDir, '--nats', this.natsUrl];
     if (options.cluster) args.push('--cluster', options.cluster);
     if (options.joinToken) args.push('--join-token', options.joinToken);
     if (options.hostname) args.push('--hostname', options.hostname);
     args.push('--inventory-interval-ms', '1000', ...(options.extra ?? []));
-    // A socket path that does not exist: these tests are about enrollment, not containers.
-    args.push('--containerd-socket', join(this.dir, 'no-containerd.sock'));
+    // By default a socket path that does not exist: most tests are about enrollment, not containers.
+    args.push('--containerd-socket', options.containerdSocket ?? join(this.dir, 'no-containerd.sock'));
     return this.spawn(name, process.execPath, args);
   }
 

@@ -144,7 +144,9 @@ export class Agent {
   private async inventory(force = false): Promise<void> {
     const { runtime, workloads } = await scanRuntime(this.options.containerdSocket);
     await this.publish('node', await collectNodeInfo(runtime, this.options.hostname), force);
-    await this.publish('workloads', { workloads }, force);
+    // A runtime that did not answer says nothing about its containers: reporting an empty list would
+    // mark every workload removed. The node report carries the error instead.
+    if (runtime?.error === undefined) await this.publish('workloads', { workloads }, force);
   }
 
   /** Starts heartbeats and inventory reports; resends everything after a reconnect. */
