@@ -8,7 +8,12 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{packages,apps,agents}/*/src/**/*.test.ts'],
-          exclude: ['**/*.integration.test.ts', '**/*.privileged.test.ts', '**/node_modules/**', '**/dist/**'],
+          exclude: [
+            '**/*.integration.test.ts',
+            '**/*.privileged.test.ts',
+            '**/node_modules/**',
+            '**/dist/**',
+          ],
         },
       },
       {

@@ -3,7 +3,7 @@
  * a private PostgreSQL database, the controller, the console and agents. Everything is torn down by
  * `stop()`, even after a failure. Nothing here is a mock.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -44,7 +44,9 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+  );
 }
 
 export function requireBuilt(path: string, hint: string): string {
@@ -123,7 +125,13 @@ export class Stack {
 
   constructor(readonly options: StackOptions = {}) {}
 
-  spawn(name: string, command: string, args: string[], env: Record<string, string> = {}, cwd = ROOT): ManagedProcess {
+  spawn(
+    name: string,
+    command: string,
+    args: string[],
+    env: Record<string, string> = {},
+    cwd = ROOT,
+  ): ManagedProcess {
     const child = spawn(command, args, {
       cwd,
       env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
@@ -156,7 +164,15 @@ export class Stack {
     this.natsUrl = `nats://127.0.0.1:${this.natsPort}`;
     const storeDir = join(this.dir, 'nats');
     await mkdir(storeDir, { recursive: true });
-    this.nats = this.spawn('nats', 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.natsPort), '-sd', storeDir]);
+    this.nats = this.spawn('nats', 'nats-server', [
+      '-js',
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(this.natsPort),
+      '-sd',
+      storeDir,
+    ]);
     await this.nats.waitForOutput(/Server is ready/);
   }
 
@@ -192,14 +208,22 @@ export class Stack {
       'console',
       process.execPath,
       [join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'],
-      { DATABASE_URL: this.databaseUrl, PALISADE_NATS_URL: this.natsUrl, PALISADE_AGENT_NATS_URL: this.natsUrl },
+      {
+        DATABASE_URL: this.databaseUrl,
+        PALISADE_NATS_URL: this.natsUrl,
+        PALISADE_AGENT_NATS_URL: this.natsUrl,
+      },
       join(ROOT, 'apps/console'),
     );
-    await waitFor('the console to answer /api/health', async () => {
-      if (!this.console?.running) throw new Error(`console exited:\n${this.console?.output.slice(-3000)}`);
-      const res = await fetch(`${this.consoleUrl}/api/health`).catch(() => null);
-      return res?.ok ?? false;
-    }, 60_000);
+    await waitFor(
+      'the console to answer /api/health',
+      async () => {
+        if (!this.console?.running) throw new Error(`console exited:\n${this.console?.output.slice(-3000)}`);
+        const res = await fetch(`${this.consoleUrl}/api/health`).catch(() => null);
+        return res?.ok ?? false;
+      },
+      60_000,
+    );
   }
 
   agent(
@@ -214,7 +238,13 @@ export class Stack {
       extra?: string[];
     },
   ): ManagedProcess {
-    const args = [join(ROOT, 'agents/enforcer/dist/main.js'), '--state-dir', options.stateDir, '--nats', this.natsUrl];
+    const args = [
+      join(ROOT, 'agents/enforcer/dist/main.js'),
+      '--state-dir',
+      options.stateDir,
+      '--nats',
+      this.natsUrl,
+    ];
     if (options.cluster) args.push('--cluster', options.cluster);
     if (options.joinToken) args.push('--join-token', options.joinToken);
     if (options.hostname) args.push('--hostname', options.hostname);
@@ -248,6 +278,8 @@ export class Stack {
 
   /** Output of every process, for failure messages. */
   logs(): string {
-    return this.processes.map((p) => `--- ${p.name} (exit ${p.exitCode})\n${p.output.slice(-4000)}`).join('\n');
+    return this.processes
+      .map((p) => `--- ${p.name} (exit ${p.exitCode})\n${p.output.slice(-4000)}`)
+      .join('\n');
   }
 }

@@ -4,10 +4,10 @@
  * own issue, and the session path is covered by enrollment.test.ts.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { appRouter, ControllerClient, createCallerFactory, type Context } from '@palisade/api';
+import { appRouter, type Context, ControllerClient, createCallerFactory } from '@palisade/api';
 import type { Principal } from '@palisade/auth';
 import { createDbClient, type DbClient } from '@palisade/db';
-import { decode, encode, EnrollReply, subjects } from '@palisade/protocol';
+import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from '../support/stack.js';
@@ -16,12 +16,27 @@ const stack = new Stack();
 let nc: NatsConnection;
 let db: DbClient;
 const nodeOf: Record<string, string> = {};
+function nodeIdOf(cluster: string): string {
+  const id = nodeOf[cluster];
+  if (!id) throw new Error(`no node enrolled in ${cluster}`);
+  return id;
+}
 
 const principals = {
   admin: { userId: 'u-admin', username: 'root', role: 'admin', scope: { all: true } },
-  edgeAdmin: { userId: 'u-edge', username: 'edgy', role: 'cluster-admin', scope: { all: false, clusters: ['authz-edge'] } },
+  edgeAdmin: {
+    userId: 'u-edge',
+    username: 'edgy',
+    role: 'cluster-admin',
+    scope: { all: false, clusters: ['authz-edge'] },
+  },
   viewer: { userId: 'u-view', username: 'vic', role: 'viewer', scope: { all: true } },
-  edgeViewer: { userId: 'u-ev', username: 'eve', role: 'viewer', scope: { all: false, clusters: ['authz-edge'] } },
+  edgeViewer: {
+    userId: 'u-ev',
+    username: 'eve',
+    role: 'viewer',
+    scope: { all: false, clusters: ['authz-edge'] },
+  },
 } satisfies Record<string, Principal>;
 
 function caller(principal: Principal | null) {
@@ -60,7 +75,14 @@ beforeAll(async () => {
       encode({
         v: 1,
         token,
-        node: { hostname: `${cluster}-node`, kernel: '6.1', arch: 'x64', os: { id: 'debian', name: 'Debian', version: '12' }, containerRuntime: null, agentVersion: 't' },
+        node: {
+          hostname: `${cluster}-node`,
+          kernel: '6.1',
+          arch: 'x64',
+          os: { id: 'debian', name: 'Debian', version: '12' },
+          containerRuntime: null,
+          agentVersion: 't',
+        },
       }),
       { timeout: 5000 },
     );
@@ -78,8 +100,9 @@ afterAll(async () => {
 
 describe('authorization', () => {
   it('declares a permission (or public) on every procedure', () => {
-    const procedures = (appRouter as unknown as { _def: { procedures: Record<string, { _def: { meta?: object } }> } })._def
-      .procedures;
+    const procedures = (
+      appRouter as unknown as { _def: { procedures: Record<string, { _def: { meta?: object } }> } }
+    )._def.procedures;
     const undeclared = Object.entries(procedures)
       .filter(([, p]) => {
         const meta = p._def.meta as { permission?: string; public?: boolean } | undefined;
@@ -93,7 +116,7 @@ describe('authorization', () => {
   it('requires a session for everything but sign-in and health', async () => {
     const anon = caller(null);
     expect(await code(anon.clusters.list())).toBe('UNAUTHORIZED');
-    expect(await code(anon.nodes.get({ nodeId: nodeOf['authz-edge']! }))).toBe('UNAUTHORIZED');
+    expect(await code(anon.nodes.get({ nodeId: nodeIdOf('authz-edge') }))).toBe('UNAUTHORIZED');
     expect(await code(anon.system.health())).toBe('OK');
     expect(await anon.auth.me()).toBeNull();
   });
@@ -105,8 +128,8 @@ describe('authorization', () => {
     expect(await code(edge.clusters.createJoinToken({ cluster: 'authz-core' }))).toBe('FORBIDDEN');
     expect(await code(edge.clusters.tokens({ cluster: 'authz-core' }))).toBe('FORBIDDEN');
     expect(await code(edge.nodes.list({ cluster: 'authz-core' }))).toBe('FORBIDDEN');
-    expect(await code(edge.nodes.get({ nodeId: nodeOf['authz-core']! }))).toBe('FORBIDDEN');
-    expect(await code(edge.nodes.workloads({ nodeId: nodeOf['authz-core']! }))).toBe('FORBIDDEN');
+    expect(await code(edge.nodes.get({ nodeId: nodeIdOf('authz-core') }))).toBe('FORBIDDEN');
+    expect(await code(edge.nodes.workloads({ nodeId: nodeIdOf('authz-core') }))).toBe('FORBIDDEN');
     expect(await code(edge.clusters.create({ name: 'authz-rogue' }))).toBe('FORBIDDEN');
     expect(await code(edge.system.controllers())).toBe('FORBIDDEN');
     // ...and lets them work inside it.
@@ -118,12 +141,14 @@ describe('authorization', () => {
   it('lets viewers read but not mint or revoke tokens', async () => {
     const viewer = caller(principals.viewer);
     expect((await viewer.clusters.list()).length).toBeGreaterThanOrEqual(2);
-    expect(await code(viewer.nodes.get({ nodeId: nodeOf['authz-core']! }))).toBe('OK');
+    expect(await code(viewer.nodes.get({ nodeId: nodeIdOf('authz-core') }))).toBe('OK');
     expect(await code(viewer.clusters.createJoinToken({ cluster: 'authz-core' }))).toBe('FORBIDDEN');
     expect(await code(viewer.clusters.tokens({ cluster: 'authz-core' }))).toBe('FORBIDDEN');
-    expect(await code(viewer.clusters.revokeToken({ cluster: 'authz-core', jti: 'jt000000000000000000' }))).toBe('FORBIDDEN');
+    expect(
+      await code(viewer.clusters.revokeToken({ cluster: 'authz-core', jti: 'jt000000000000000000' })),
+    ).toBe('FORBIDDEN');
     const edgeViewer = caller(principals.edgeViewer);
-    expect(await code(edgeViewer.nodes.get({ nodeId: nodeOf['authz-core']! }))).toBe('FORBIDDEN');
+    expect(await code(edgeViewer.nodes.get({ nodeId: nodeIdOf('authz-core') }))).toBe('FORBIDDEN');
   });
 
   it('answers NOT_FOUND for unknown nodes and clusters', async () => {
@@ -135,13 +160,19 @@ describe('authorization', () => {
   it('records denials and changes in the audit log', async () => {
     const rows = await db.auditLog.findMany({ where: { actorName: 'edgy' } });
     expect(rows.some((r) => r.result === 'denied' && r.cluster === 'authz-core')).toBe(true);
-    expect(rows.some((r) => r.result === 'ok' && r.action === 'cluster.token.create' && r.cluster === 'authz-edge')).toBe(true);
+    expect(
+      rows.some(
+        (r) => r.result === 'ok' && r.action === 'cluster.token.create' && r.cluster === 'authz-edge',
+      ),
+    ).toBe(true);
   });
 
   it('rejects invalid input before it reaches the controller', async () => {
     const admin = caller(principals.admin);
     expect(await code(admin.clusters.create({ name: 'Bad Name' }))).toBe('BAD_REQUEST');
-    expect(await code(admin.clusters.createJoinToken({ cluster: 'authz-edge', ttlSeconds: 5 }))).toBe('BAD_REQUEST');
+    expect(await code(admin.clusters.createJoinToken({ cluster: 'authz-edge', ttlSeconds: 5 }))).toBe(
+      'BAD_REQUEST',
+    );
     expect((await admin.clusters.list()).map((c) => c.name)).not.toContain('Bad Name');
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { AppRouter } from '@palisade/api';
-import { decode, encode, EnrollReply, subjects } from '@palisade/protocol';
+import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ManagedProcess, Stack, waitFor } from '../support/stack.js';
@@ -69,7 +69,11 @@ describe('sign-in', () => {
       [
         { username: 'admin', password: 'wrong-password' },
         { username: 'nobody', password: 'wrong-password' },
-      ].map((c) => trpc().auth.login.mutate(c).catch((e: TRPCClientError<AppRouter>) => e)),
+      ].map((c) =>
+        trpc()
+          .auth.login.mutate(c)
+          .catch((e: TRPCClientError<AppRouter>) => e),
+      ),
     );
     const [wrongPassword, unknownUser] = attempts as TRPCClientError<AppRouter>[];
     expect(wrongPassword?.message).toBe('invalid username or password');
@@ -94,7 +98,10 @@ describe('cluster → token → agent → online → offline → online', () => 
 
   it('creates a cluster and a join token with the palisade CLI', async () => {
     const admin = await stack.initialAdmin();
-    const login = stack.cli(['login', '--server', stack.consoleUrl, '--username', admin.username, '--password-stdin'], admin.password);
+    const login = stack.cli(
+      ['login', '--server', stack.consoleUrl, '--username', admin.username, '--password-stdin'],
+      admin.password,
+    );
     expect(login.status, login.stderr).toBe(0);
     const create = stack.cli(['cluster', 'create', CLUSTER, '--label', 'env=test']);
     expect(create.status, create.stderr).toBe(0);
@@ -110,7 +117,12 @@ describe('cluster → token → agent → online → offline → online', () => 
   });
 
   it('enrolls the agent process and shows its node through tRPC', async () => {
-    agent1 = stack.agent('agent-1', { stateDir: agentDir, cluster: CLUSTER, joinToken: token, hostname: 'sys-node-1' });
+    agent1 = stack.agent('agent-1', {
+      stateDir: agentDir,
+      cluster: CLUSTER,
+      joinToken: token,
+      hostname: 'sys-node-1',
+    });
     await agent1.waitForOutput(/agent running/);
     const node = await waitFor('the node to be listed online', async () => {
       const n = await nodeByHostname('sys-node-1');
@@ -129,10 +141,14 @@ describe('cluster → token → agent → online → offline → online', () => 
 
   it('marks the node offline when the agent is killed', async () => {
     await agent1?.kill('SIGKILL');
-    const offline = await waitFor('the node to turn offline', async () => {
-      const n = await nodeByHostname('sys-node-1');
-      return n?.status === 'offline' ? n : undefined;
-    }, 15_000);
+    const offline = await waitFor(
+      'the node to turn offline',
+      async () => {
+        const n = await nodeByHostname('sys-node-1');
+        return n?.status === 'offline' ? n : undefined;
+      },
+      15_000,
+    );
     expect(offline.id).toBe(nodeId);
     const events = await api.nodes.events.query({ nodeId });
     expect(events.map((e) => e.type)).toContain('node.offline');
@@ -168,18 +184,35 @@ describe('cluster → token → agent → online → offline → online', () => 
     await stack.nats?.kill('SIGKILL');
     await stack.startNats();
     const restartedAt = Date.now();
-    await waitFor('a heartbeat after the NATS restart', async () => {
-      const n = await nodeByHostname('sys-node-1');
-      return n?.status === 'online' && n.lastHeartbeatAt !== null && Date.parse(String(n.lastHeartbeatAt)) > restartedAt;
-    }, 30_000);
+    await waitFor(
+      'a heartbeat after the NATS restart',
+      async () => {
+        const n = await nodeByHostname('sys-node-1');
+        return (
+          n?.status === 'online' &&
+          n.lastHeartbeatAt !== null &&
+          Date.parse(String(n.lastHeartbeatAt)) > restartedAt
+        );
+      },
+      30_000,
+    );
     // The console and the controllers find each other again too.
-    await waitFor('the console to reach the controllers again', async () => (await api.clusters.list.query()).length > 0, 15_000);
+    await waitFor(
+      'the console to reach the controllers again',
+      async () => (await api.clusters.list.query()).length > 0,
+      15_000,
+    );
   });
 
   it('refuses to reuse the spent token and creates nothing', async () => {
     const otherDir = await mkdtemp(join(tmpdir(), 'palisade-agent-'));
     try {
-      const agent = stack.agent('agent-reuse', { stateDir: otherDir, cluster: CLUSTER, joinToken: token, hostname: 'sys-node-2' });
+      const agent = stack.agent('agent-reuse', {
+        stateDir: otherDir,
+        cluster: CLUSTER,
+        joinToken: token,
+        hostname: 'sys-node-2',
+      });
       expect(await agent.exited).toBe(3);
       expect(agent.output).toMatch(/TOKEN_USED/);
       expect((await api.nodes.list.query({ cluster: CLUSTER })).total).toBe(1);
@@ -191,9 +224,13 @@ describe('cluster → token → agent → online → offline → online', () => 
 
 describe('bad enrollment input', () => {
   async function enroll(body: unknown) {
-    const reply = await nc.request(subjects.enroll, typeof body === 'string' ? new TextEncoder().encode(body) : encode(body), {
-      timeout: 5000,
-    });
+    const reply = await nc.request(
+      subjects.enroll,
+      typeof body === 'string' ? new TextEncoder().encode(body) : encode(body),
+      {
+        timeout: 5000,
+      },
+    );
     const decoded = decode(EnrollReply, reply.data);
     if (!decoded.ok) throw new Error(decoded.error);
     return decoded.value;
@@ -243,17 +280,26 @@ describe('bad enrollment input', () => {
     const { jetstream } = await import('@nats-io/jetstream');
     const js = jetstream(nc);
     const victim = await nodeByHostname('sys-node-1');
-    expect(victim).toBeDefined();
+    if (!victim) throw new Error('sys-node-1 is not listed');
     expect(intruderCredential).not.toBe('');
-    const before = victim?.lastHeartbeatAt;
-    await js.publish(subjects.observation(CLUSTER, victim!.id, 'heartbeat'), new TextEncoder().encode('}{'));
+    const before = victim.lastHeartbeatAt;
+    await js.publish(subjects.observation(CLUSTER, victim.id, 'heartbeat'), new TextEncoder().encode('}{'));
     // A real agent of cluster sys-other reporting as sys-node-1 of another cluster.
     await js.publish(
-      subjects.observation(CLUSTER, victim!.id, 'node'),
-      encode({ v: 1, credential: intruderCredential, sentAt: new Date().toISOString(), kind: 'node', body: { ...node, hostname: 'pwned' } }),
+      subjects.observation(CLUSTER, victim.id, 'node'),
+      encode({
+        v: 1,
+        credential: intruderCredential,
+        sentAt: new Date().toISOString(),
+        kind: 'node',
+        body: { ...node, hostname: 'pwned' },
+      }),
     );
-    await waitFor('the controller to log both drops', async () =>
-      /"reason":"malformed"/.test(stack.controller?.output ?? '') && /"reason":"impersonation"/.test(stack.controller?.output ?? ''),
+    await waitFor(
+      'the controller to log both drops',
+      async () =>
+        /"reason":"malformed"/.test(stack.controller?.output ?? '') &&
+        /"reason":"impersonation"/.test(stack.controller?.output ?? ''),
     );
     expect(stack.controller?.running).toBe(true);
     const after = await nodeByHostname('sys-node-1');

@@ -1,15 +1,15 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   decode,
-  encode,
   EnrollReply,
-  subjects,
   type EnrollRequest,
   type ErrorCode,
+  encode,
   type ObservationKind,
+  subjects,
 } from '@palisade/protocol';
-import { loadCredential, saveCredential, type StoredCredential } from './credential.js';
+import { loadCredential, type StoredCredential, saveCredential } from './credential.js';
 import { collectNodeInfo, scanRuntime } from './nodeInfo.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -70,7 +70,8 @@ export class Agent {
             `remove ${this.options.stateDir} to enroll it elsewhere`,
         );
       }
-      if (this.options.joinToken) this.log('warn', 'already enrolled; ignoring the join token', { nodeId: stored.nodeId });
+      if (this.options.joinToken)
+        this.log('warn', 'already enrolled; ignoring the join token', { nodeId: stored.nodeId });
       this.credential = stored;
       return stored;
     }
@@ -92,7 +93,10 @@ export class Agent {
       } catch (err) {
         // No controller answering yet (starting, or NATS reconnecting): wait and try again.
         const delay = Math.min(500 * attempt, 5000);
-        this.log('warn', 'hub not answering enrollment yet; retrying', { attempt, error: (err as Error).message });
+        this.log('warn', 'hub not answering enrollment yet; retrying', {
+          attempt,
+          error: (err as Error).message,
+        });
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
@@ -120,25 +124,39 @@ export class Agent {
     const bodyJson = JSON.stringify(body);
     const previous = this.lastSent.get(kind);
     const resendAfter = kind === 'node' ? RESEND_NODE_MS : RESEND_WORKLOADS_MS;
-    if (!force && kind !== 'heartbeat' && previous?.json === bodyJson && Date.now() - previous.at < resendAfter) return;
+    if (
+      !force &&
+      kind !== 'heartbeat' &&
+      previous?.json === bodyJson &&
+      Date.now() - previous.at < resendAfter
+    )
+      return;
     const message = { v: 1, credential: credential.credential, sentAt: new Date().toISOString(), kind, body };
     try {
-      await this.js.publish(subjects.observation(credential.cluster, credential.nodeId, kind), encode(message), {
-        timeout: 5000,
-      });
+      await this.js.publish(
+        subjects.observation(credential.cluster, credential.nodeId, kind),
+        encode(message),
+        {
+          timeout: 5000,
+        },
+      );
       this.lastSent.set(kind, { json: bodyJson, at: Date.now() });
       if (this.publishFailing) this.log('info', 'hub reachable again');
       this.publishFailing = false;
     } catch (err) {
       // Offline: say so once per outage; the next tick tries again.
-      if (!this.publishFailing) this.log('warn', 'cannot reach the hub; will keep trying', { error: (err as Error).message });
+      if (!this.publishFailing)
+        this.log('warn', 'cannot reach the hub; will keep trying', { error: (err as Error).message });
       this.publishFailing = true;
       this.lastSent.delete(kind);
     }
   }
 
   private async heartbeat(): Promise<void> {
-    await this.publish('heartbeat', { seq: this.seq++, uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000) });
+    await this.publish('heartbeat', {
+      seq: this.seq++,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+    });
   }
 
   private async inventory(force = false): Promise<void> {

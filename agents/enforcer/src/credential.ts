@@ -34,7 +34,9 @@ export async function loadCredential(stateDir: string): Promise<StoredCredential
   }
   const parsed = StoredCredential.safeParse(json);
   if (!parsed.success) {
-    throw new Error(`${path} is not a valid credential file; remove it and enroll again with a new join token`);
+    throw new Error(
+      `${path} is not a valid credential file; remove it and enroll again with a new join token`,
+    );
   }
   return parsed.data;
 }

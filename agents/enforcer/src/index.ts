@@ -1,3 +1,3 @@
-export { Agent, EnrollmentRefused, type AgentOptions } from './agent.js';
-export { loadCredential, saveCredential, StoredCredential } from './credential.js';
+export { Agent, type AgentOptions, EnrollmentRefused } from './agent.js';
+export { loadCredential, StoredCredential, saveCredential } from './credential.js';
 export { collectNodeInfo, parseOsRelease, scanRuntime } from './nodeInfo.js';

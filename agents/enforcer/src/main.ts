@@ -13,17 +13,27 @@ const USAGE = `usage: palisade-enforcer --state-dir DIR [--nats URL] [--cluster 
   hub returns is kept in --state-dir and used on every later start.`;
 
 const Options = z.object({
-  'state-dir': z.string().min(1).default(process.env.PALISADE_AGENT_STATE_DIR ?? '/var/lib/palisade/agent'),
-  nats: z.string().min(1).default(process.env.PALISADE_NATS_URL ?? 'nats://127.0.0.1:4222'),
+  'state-dir': z
+    .string()
+    .min(1)
+    .default(process.env.PALISADE_AGENT_STATE_DIR ?? '/var/lib/palisade/agent'),
+  nats: z
+    .string()
+    .min(1)
+    .default(process.env.PALISADE_NATS_URL ?? 'nats://127.0.0.1:4222'),
   cluster: ClusterName.optional(),
   'join-token': z.string().min(1).optional(),
-  'containerd-socket': z.string().default(process.env.PALISADE_CONTAINERD_SOCKET ?? DEFAULT_CONTAINERD_SOCKET),
+  'containerd-socket': z
+    .string()
+    .default(process.env.PALISADE_CONTAINERD_SOCKET ?? DEFAULT_CONTAINERD_SOCKET),
   hostname: z.string().min(1).max(253).optional(),
   'inventory-interval-ms': z.coerce.number().int().min(200).max(3_600_000).default(15_000),
 });
 
 const log: Log = (level, msg, fields) =>
-  process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), level, component: 'enforcer', msg, ...fields })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ t: new Date().toISOString(), level, component: 'enforcer', msg, ...fields })}\n`,
+  );
 
 function parseOptions() {
   try {
@@ -44,8 +54,12 @@ function parseOptions() {
       console.log(USAGE);
       process.exit(0);
     }
-    const parsed = Options.safeParse({ ...values, 'join-token': values['join-token'] ?? process.env.PALISADE_JOIN_TOKEN });
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+    const parsed = Options.safeParse({
+      ...values,
+      'join-token': values['join-token'] ?? process.env.PALISADE_JOIN_TOKEN,
+    });
+    if (!parsed.success)
+      throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
     return parsed.data;
   } catch (err) {
     console.error(`palisade-enforcer: ${(err as Error).message}\n${USAGE}`);

@@ -1,14 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NodeInfo } from '@palisade/protocol';
 import { describe, expect, it } from 'vitest';
 import { collectNodeInfo, parseOsRelease, scanRuntime } from './nodeInfo.js';
-import { NodeInfo } from '@palisade/protocol';
 
 describe('parseOsRelease', () => {
   it('reads quoted and unquoted values and ignores comments', () => {
-    const release = parseOsRelease('# comment\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\nPRETTY_NAME=\'A \\"B\\"\'\n');
-    expect(release).toEqual({ NAME: 'Debian GNU/Linux', VERSION_ID: '12', ID: 'debian', PRETTY_NAME: 'A "B"' });
+    const release = parseOsRelease(
+      '# comment\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\nPRETTY_NAME=\'A \\"B\\"\'\n',
+    );
+    expect(release).toEqual({
+      NAME: 'Debian GNU/Linux',
+      VERSION_ID: '12',
+      ID: 'debian',
+      PRETTY_NAME: 'A "B"',
+    });
   });
 });
 

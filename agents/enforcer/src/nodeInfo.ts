@@ -1,5 +1,5 @@
-import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import type { ContainerRuntimeInfo, NodeInfo, Workload } from '@palisade/protocol';
 import { ContainerdClient } from './containerd/index.js';
@@ -70,13 +70,19 @@ export async function scanRuntime(socket: string): Promise<RuntimeScan> {
     const workloads = (await client.listWorkloads()).slice(0, MAX_WORKLOADS).map(fitLabels);
     return { runtime: { name: 'containerd', socket, version }, workloads };
   } catch (err) {
-    return { runtime: { name: 'containerd', socket, error: (err as Error).message.slice(0, 1000) }, workloads: [] };
+    return {
+      runtime: { name: 'containerd', socket, error: (err as Error).message.slice(0, 1000) },
+      workloads: [],
+    };
   } finally {
     client.close();
   }
 }
 
-export async function collectNodeInfo(runtime: ContainerRuntimeInfo | null, hostnameOverride?: string): Promise<NodeInfo> {
+export async function collectNodeInfo(
+  runtime: ContainerRuntimeInfo | null,
+  hostnameOverride?: string,
+): Promise<NodeInfo> {
   return {
     hostname: hostnameOverride ?? os.hostname(),
     kernel: os.release(),

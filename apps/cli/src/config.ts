@@ -13,7 +13,9 @@ export const CliConfig = z.object({
 export type CliConfig = z.infer<typeof CliConfig>;
 
 export function configPath(env = process.env): string {
-  return env.PALISADE_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'palisade', 'config.json');
+  return (
+    env.PALISADE_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'palisade', 'config.json')
+  );
 }
 
 export async function loadConfig(path = configPath()): Promise<CliConfig | null> {
@@ -25,7 +27,8 @@ export async function loadConfig(path = configPath()): Promise<CliConfig | null>
     throw err;
   }
   const parsed = CliConfig.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${path} is not a valid Palisade CLI config; run "palisade login" again`);
+  if (!parsed.success)
+    throw new Error(`${path} is not a valid Palisade CLI config; run "palisade login" again`);
   return parsed.data;
 }
 

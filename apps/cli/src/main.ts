@@ -26,7 +26,9 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin || !process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // Keep the typed password off the screen.
@@ -51,9 +53,14 @@ function client(server: string, token?: string) {
 
 async function signedIn() {
   const config = await loadConfig();
-  if (!config) throw Object.assign(new Error('not signed in: run "palisade login --server URL --username NAME"'), { exit: EXIT.auth });
+  if (!config)
+    throw Object.assign(new Error('not signed in: run "palisade login --server URL --username NAME"'), {
+      exit: EXIT.auth,
+    });
   if (Date.parse(config.expiresAt) <= Date.now()) {
-    throw Object.assign(new Error('your session has expired: run "palisade login" again'), { exit: EXIT.auth });
+    throw Object.assign(new Error('your session has expired: run "palisade login" again'), {
+      exit: EXIT.auth,
+    });
   }
   return { config, api: client(config.server, config.token) };
 }
@@ -96,10 +103,21 @@ async function run(argv: string[]): Promise<void> {
       if (!values.server || !values.username) throw new UsageError('login needs --server and --username');
       const server = new URL(values.server).toString();
       const password = await readPassword(values['password-stdin'] ?? false);
-      const result = await client(server).auth.login.mutate({ username: values.username, password, bearer: true });
+      const result = await client(server).auth.login.mutate({
+        username: values.username,
+        password,
+        bearer: true,
+      });
       if (!result.token) throw new Error('the server did not return a token');
-      await saveConfig({ server, username: result.user.username, token: result.token, expiresAt: result.expiresAt });
-      console.error(`signed in to ${server} as ${result.user.username} (${result.user.role}); session saved in ${configPath()}`);
+      await saveConfig({
+        server,
+        username: result.user.username,
+        token: result.token,
+        expiresAt: result.expiresAt,
+      });
+      console.error(
+        `signed in to ${server} as ${result.user.username} (${result.user.role}); session saved in ${configPath()}`,
+      );
       return;
     }
     case 'logout': {
@@ -112,7 +130,8 @@ async function run(argv: string[]): Promise<void> {
       const { api } = await signedIn();
       const clusters = await api.clusters.list.query();
       if (output === 'json') return void console.log(JSON.stringify(clusters, null, 2));
-      if (clusters.length === 0) return void console.log('no clusters yet: create one with "palisade cluster create NAME"');
+      if (clusters.length === 0)
+        return void console.log('no clusters yet: create one with "palisade cluster create NAME"');
       console.log(
         table(
           ['NAME', 'NODES ONLINE', 'OFFLINE', 'LABELS', 'CREATED'],
@@ -120,7 +139,9 @@ async function run(argv: string[]): Promise<void> {
             c.name,
             String(c.nodesOnline),
             String(c.nodesOffline),
-            Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+            Object.entries(c.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',') || '-',
             c.createdAt,
           ]),
         ),
@@ -131,7 +152,11 @@ async function run(argv: string[]): Promise<void> {
       const name = parseClusterName(arg);
       const labels = parseLabels(values.label ?? []);
       const { api } = await signedIn();
-      const cluster = await api.clusters.create.mutate({ name, description: values.description ?? '', labels });
+      const cluster = await api.clusters.create.mutate({
+        name,
+        description: values.description ?? '',
+        labels,
+      });
       if (output === 'json') return void console.log(JSON.stringify(cluster, null, 2));
       console.log(`cluster ${cluster.name} created; next: palisade cluster join-token ${cluster.name}`);
       return;
@@ -140,7 +165,10 @@ async function run(argv: string[]): Promise<void> {
       const cluster = parseClusterName(arg);
       const ttlSeconds = values.ttl ? parseDuration(values.ttl) : undefined;
       const { api } = await signedIn();
-      const result = await api.clusters.createJoinToken.mutate({ cluster, ...(ttlSeconds ? { ttlSeconds } : {}) });
+      const result = await api.clusters.createJoinToken.mutate({
+        cluster,
+        ...(ttlSeconds ? { ttlSeconds } : {}),
+      });
       if (values.quiet) return void console.log(result.token);
       if (output === 'json') return void console.log(JSON.stringify(result, null, 2));
       console.log(`Join token for cluster ${cluster} (single use, expires ${result.view.expiresAt}).`);
@@ -153,7 +181,8 @@ async function run(argv: string[]): Promise<void> {
       const { api } = await signedIn();
       const nodes = await api.nodes.list.query({ cluster, limit: 500 });
       if (output === 'json') return void console.log(JSON.stringify(nodes.items, null, 2));
-      if (nodes.total === 0) return void console.log(`no nodes in ${cluster} yet: run "palisade cluster join-token ${cluster}"`);
+      if (nodes.total === 0)
+        return void console.log(`no nodes in ${cluster} yet: run "palisade cluster join-token ${cluster}"`);
       console.log(
         table(
           ['NODE', 'HOSTNAME', 'STATUS', 'LAST HEARTBEAT', 'OS', 'KERNEL', 'WORKLOADS'],
@@ -176,7 +205,10 @@ async function run(argv: string[]): Promise<void> {
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof UsageError || (err as Error).name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+  if (
+    err instanceof UsageError ||
+    ((err as Error).name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+  ) {
     console.error(`palisade: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(EXIT.usage);
   }

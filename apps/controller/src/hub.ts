@@ -4,23 +4,23 @@ import {
   generatePassword,
   generateSigningJwks,
   hashPassword,
+  ISSUER,
   importSigningKeyPair,
   issueAgentCredential,
   issueJoinToken,
   issueSession,
-  ISSUER,
   SESSION_AUDIENCE,
+  type SigningKeyPair,
   verifyJoinToken,
   verifyPassword,
-  type SigningKeyPair,
 } from '@palisade/auth';
 import type { DbClient } from '@palisade/db';
 import {
-  ControllerRequest,
-  ProtocolError,
+  type ControllerRequest,
   type ControllerStatus,
   type EnrollAccepted,
   type EnrollRequest,
+  ProtocolError,
 } from '@palisade/protocol';
 import type { CommandLog } from './log/commandLog.js';
 import type { Logger } from './logger.js';
@@ -96,7 +96,9 @@ export class Hub {
       this.keys = await importSigningKeyPair(privateJwk);
       return { username: 'admin', password };
     }
-    this.keys = await importSigningKeyPair(this.log.state.getSigningKey()!);
+    const signingKey = this.log.state.getSigningKey();
+    if (!signingKey) throw new Error('bootstrapped state has no signing key');
+    this.keys = await importSigningKeyPair(signingKey);
     return null;
   }
 
@@ -107,7 +109,13 @@ export class Hub {
 
   status(): ControllerStatus {
     const s = this.log.status();
-    return { id: this.options.id, role: s.role, term: s.term, appliedIndex: s.appliedIndex, startedAt: this.startedAt.toISOString() };
+    return {
+      id: this.options.id,
+      role: s.role,
+      term: s.term,
+      appliedIndex: s.appliedIndex,
+      startedAt: this.startedAt.toISOString(),
+    };
   }
 
   /** Handles one validated console/CLI request; throws ProtocolError for refusals. */
@@ -138,7 +146,11 @@ export class Hub {
           jti,
           expiresAt: expiresAt.toISOString(),
         });
-        const token = await issueJoinToken(this.signingKeys().privateKey, { cluster: request.cluster, jti, expiresAt }, new Date(at));
+        const token = await issueJoinToken(
+          this.signingKeys().privateKey,
+          { cluster: request.cluster, jti, expiresAt },
+          new Date(at),
+        );
         return { token, view };
       }
       case 'token.list':
@@ -166,7 +178,10 @@ export class Hub {
     const wait = Math.max(...limits.map(([limiter, key]) => limiter.retryAfterMs(key, nowMs)));
     if (wait > 0) {
       await this.auditLogin(username, 'denied', { reason: 'rate-limited' });
-      throw new ProtocolError('RATE_LIMITED', `too many failed sign-in attempts; try again in ${Math.ceil(wait / 1000)} s`);
+      throw new ProtocolError(
+        'RATE_LIMITED',
+        `too many failed sign-in attempts; try again in ${Math.ceil(wait / 1000)} s`,
+      );
     }
     const user = this.log.state.getUser(username);
     // Unknown users take the same path and the same time as a wrong password.
@@ -190,7 +205,14 @@ export class Hub {
   private async auditLogin(username: string, result: 'ok' | 'denied', details: Record<string, string>) {
     try {
       await this.db.auditLog.create({
-        data: { actorId: '', actorName: username.slice(0, 64), action: 'auth.login', object: 'session', result, details },
+        data: {
+          actorId: '',
+          actorName: username.slice(0, 64),
+          action: 'auth.login',
+          object: 'session',
+          result,
+          details,
+        },
       });
     } catch (err) {
       this.logger('error', 'could not write audit log', { error: (err as Error).message });
@@ -256,8 +278,19 @@ export class Hub {
         error: (err as Error).message,
       });
     }
-    const credential = await issueAgentCredential(keys.privateKey, { cluster: claims.sub, nodeId }, this.now());
+    const credential = await issueAgentCredential(
+      keys.privateKey,
+      { cluster: claims.sub, nodeId },
+      this.now(),
+    );
     this.logger('info', 'node enrolled', { cluster: claims.sub, nodeId, hostname: node.hostname });
-    return { ok: true, v: 1, cluster: claims.sub, nodeId, credential, heartbeatIntervalMs: this.options.heartbeatIntervalMs };
+    return {
+      ok: true,
+      v: 1,
+      cluster: claims.sub,
+      nodeId,
+      credential,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+    };
   }
 }

@@ -3,4 +3,4 @@ export { ObservationIngest, sweepOffline } from './ingest.js';
 export type { CommandLog } from './log/commandLog.js';
 export { CorruptLogError, LocalLog, replay } from './log/localLog.js';
 export { Command } from './state/commands.js';
-export { DesiredState, type ApplyResult, type DesiredStateSnapshot } from './state/desiredState.js';
+export { type ApplyResult, DesiredState, type DesiredStateSnapshot } from './state/desiredState.js';

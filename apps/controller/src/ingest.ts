@@ -1,10 +1,10 @@
-import { verifyAgentCredential, type AgentClaims, type SigningKeyPair } from '@palisade/auth';
+import { type AgentClaims, type SigningKeyPair, verifyAgentCredential } from '@palisade/auth';
 import type { DbClient } from '@palisade/db';
 import {
   decode,
+  type NodeInfo,
   Observation,
   parseObservationSubject,
-  type NodeInfo,
   type Workload,
 } from '@palisade/protocol';
 import type { Logger } from './logger.js';
@@ -104,7 +104,11 @@ export class ObservationIngest {
       return 'term';
     }
     if (claims.cluster !== where.cluster || claims.sub !== where.nodeId) {
-      this.drops.drop('impersonation', { subject, credentialCluster: claims.cluster, credentialNode: claims.sub });
+      this.drops.drop('impersonation', {
+        subject,
+        credentialCluster: claims.cluster,
+        credentialNode: claims.sub,
+      });
       return 'term';
     }
     if (!this.state.getNode(where.nodeId)) {
@@ -126,7 +130,10 @@ export class ObservationIngest {
       }
     } catch (err) {
       // Database trouble is not the agent's fault: keep the message and try again later.
-      this.log('error', 'could not store observation; will retry', { subject, error: (err as Error).message });
+      this.log('error', 'could not store observation; will retry', {
+        subject,
+        error: (err as Error).message,
+      });
       return 'retry';
     }
     this.accepted++;
@@ -140,7 +147,13 @@ export class ObservationIngest {
     });
     if (back.count > 0) {
       await this.db.event.create({
-        data: { cluster, nodeId, type: 'node.online', severity: 'info', message: `node ${nodeId} is back online` },
+        data: {
+          cluster,
+          nodeId,
+          type: 'node.online',
+          severity: 'info',
+          message: `node ${nodeId} is back online`,
+        },
       });
       this.log('info', 'node online', { cluster, nodeId });
       return;
@@ -177,7 +190,14 @@ export class ObservationIngest {
         this.db.workload.upsert({
           where: { nodeId_containerId: { nodeId, containerId: w.id } },
           update: { ...workloadColumns(w), lastSeenAt: at, removedAt: null },
-          create: { cluster, nodeId, containerId: w.id, ...workloadColumns(w), firstSeenAt: at, lastSeenAt: at },
+          create: {
+            cluster,
+            nodeId,
+            containerId: w.id,
+            ...workloadColumns(w),
+            firstSeenAt: at,
+            lastSeenAt: at,
+          },
         }),
       ),
       // Containers that are gone are kept, marked removed: history is observed state too.
@@ -190,7 +210,12 @@ export class ObservationIngest {
 }
 
 /** Marks nodes offline once their last heartbeat is older than `offlineAfterMs`, with an event each. */
-export async function sweepOffline(db: DbClient, offlineAfterMs: number, log: Logger, now = new Date()): Promise<number> {
+export async function sweepOffline(
+  db: DbClient,
+  offlineAfterMs: number,
+  log: Logger,
+  now = new Date(),
+): Promise<number> {
   const cutoff = new Date(now.getTime() - offlineAfterMs);
   const stale = await db.node.findMany({
     where: { status: 'online', lastHeartbeatAt: { lt: cutoff } },

@@ -1,5 +1,9 @@
 /** JSON-lines logger. Callers pass fields, never secrets: tokens, passwords and keys stay out of logs. */
-export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+export type Logger = (
+  level: 'info' | 'warn' | 'error',
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 export function jsonLogger(component: string, out: NodeJS.WritableStream = process.stdout): Logger {
   return (level, msg, fields) => {

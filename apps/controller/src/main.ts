@@ -20,7 +20,9 @@ const USAGE = `usage: palisade-controller --state-dir DIR [--nats URL] [--databa
 const Options = z.object({
   'state-dir': z.string().min(1),
   nats: z.string().default(process.env.PALISADE_NATS_URL ?? 'nats://127.0.0.1:4222'),
-  'database-url': z.string().default(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/palisade'),
+  'database-url': z
+    .string()
+    .default(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/palisade'),
   id: z.string().default(`${hostname()}-${randomBytes(3).toString('hex')}`),
   'heartbeat-interval-ms': z.coerce.number().int().min(100).max(300_000).default(5000),
   'offline-after-ms': z.coerce.number().int().min(300).max(3_600_000).optional(),
@@ -45,7 +47,8 @@ function parseOptions() {
       process.exit(0);
     }
     const parsed = Options.safeParse(values);
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
     return parsed.data;
   } catch (err) {
     console.error(`palisade-controller: ${(err as Error).message}\n${USAGE}`);
@@ -92,11 +95,21 @@ async function main() {
   serveRequests(nc, hub, drops, log);
   const stop = new AbortController();
   const consuming = consumeObservations(nc, ingest, log, stop.signal);
-  const sweeper = setInterval(() => {
-    sweepOffline(db, offlineAfterMs, log).catch((err: Error) => log('error', 'offline sweep failed', { error: err.message }));
-  }, Math.min(1000, heartbeatIntervalMs));
+  const sweeper = setInterval(
+    () => {
+      sweepOffline(db, offlineAfterMs, log).catch((err: Error) =>
+        log('error', 'offline sweep failed', { error: err.message }),
+      );
+    },
+    Math.min(1000, heartbeatIntervalMs),
+  );
   await nc.flush();
-  log('info', 'controller ready', { id: options.id, nats: options.nats, heartbeatIntervalMs, offlineAfterMs });
+  log('info', 'controller ready', {
+    id: options.id,
+    nats: options.nats,
+    heartbeatIntervalMs,
+    offlineAfterMs,
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {

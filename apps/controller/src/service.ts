@@ -1,23 +1,23 @@
 import {
   AckPolicy,
   DiscardPolicy,
+  type JetStreamManager,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
-  type JetStreamManager,
 } from '@nats-io/jetstream';
-import { nanos, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { type Msg, type NatsConnection, nanos } from '@nats-io/transport-node';
 import {
   CONTROLLER_QUEUE,
   ControllerRequest,
   decode,
-  encode,
   EnrollRequest,
+  type ErrorReply,
+  encode,
   OBSERVATION_CONSUMER,
   ProtocolError,
   subjects,
-  type ErrorReply,
 } from '@palisade/protocol';
 import type { Hub } from './hub.js';
 import type { ObservationIngest } from './ingest.js';

@@ -1,6 +1,6 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Principal } from '@palisade/auth';
 import type { DbClient } from '@palisade/db';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { ControllerClient } from './controllerClient.js';
 import { readCookie, SESSION_COOKIE, SessionVerifier } from './session.js';
 

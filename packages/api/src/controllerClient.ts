@@ -1,14 +1,14 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  type ControllerOp,
   ControllerReply,
+  type ControllerRequestInput,
+  type ControllerResult,
   ControllerResults,
   decode,
   encode,
   ProtocolError,
   subjects,
-  type ControllerOp,
-  type ControllerRequestInput,
-  type ControllerResult,
 } from '@palisade/protocol';
 
 /** Sends desired-state commands and reads to the controllers over NATS request/reply. */
@@ -34,7 +34,8 @@ export class ControllerClient {
     if (!reply.value.ok) throw new ProtocolError(reply.value.error.code, reply.value.error.message);
     const schema = ControllerResults[request.op as Op];
     const result = schema.safeParse(reply.value.result);
-    if (!result.success) throw new ProtocolError('INTERNAL', `controller reply for ${request.op} does not match its schema`);
+    if (!result.success)
+      throw new ProtocolError('INTERNAL', `controller reply for ${request.op} does not match its schema`);
     return result.data as ControllerResult<Op>;
   }
 }

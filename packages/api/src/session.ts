@@ -1,4 +1,4 @@
-import { importVerifyKey, verifySession, type Principal } from '@palisade/auth';
+import { importVerifyKey, type Principal, verifySession } from '@palisade/auth';
 import type { CryptoKey } from 'jose';
 import type { ControllerClient } from './controllerClient.js';
 

@@ -1,5 +1,5 @@
 import { can, type Permission, type Principal } from '@palisade/auth';
-import { ProtocolError, type ErrorCode } from '@palisade/protocol';
+import { type ErrorCode, ProtocolError } from '@palisade/protocol';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { z } from 'zod';
 import type { Context } from './context.js';
@@ -102,13 +102,19 @@ export function clusterProcedure<S extends z.ZodType>(
  * `ctx.visible`, which keeps only what the caller's role and scope allow for `permission`.
  */
 export function scopedListProcedure(permission: Permission) {
-  return authed.meta({ permission }).use(({ ctx, next }) =>
-    next({ ctx: { visible: (cluster: string) => can(ctx.principal, permission, cluster) } }),
-  );
+  return authed
+    .meta({ permission })
+    .use(({ ctx, next }) =>
+      next({ ctx: { visible: (cluster: string) => can(ctx.principal, permission, cluster) } }),
+    );
 }
 
 /** Checks `permission` on `cluster` for the caller, recording denials in the audit log. */
-export async function requireCluster(ctx: AuthedContext, permission: Permission, cluster: string): Promise<void> {
+export async function requireCluster(
+  ctx: AuthedContext,
+  permission: Permission,
+  cluster: string,
+): Promise<void> {
   if (can(ctx.principal, permission, cluster)) return;
   await audit(ctx, { action: permission, cluster, object: `cluster/${cluster}`, result: 'denied' });
   throw forbidden(permission, cluster);
@@ -122,7 +128,13 @@ export async function requireGlobal(ctx: AuthedContext, permission: Permission):
 
 export async function audit(
   ctx: AuthedContext,
-  entry: { action: string; cluster?: string; object: string; result: 'ok' | 'denied' | 'error'; details?: object },
+  entry: {
+    action: string;
+    cluster?: string;
+    object: string;
+    result: 'ok' | 'denied' | 'error';
+    details?: object;
+  },
 ): Promise<void> {
   await ctx.db.auditLog.create({
     data: {

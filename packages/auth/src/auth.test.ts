@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '@palisade/protocol';
+import { describe, expect, it } from 'vitest';
 import {
   can,
   FailureRateLimiter,
@@ -11,11 +11,11 @@ import {
   issueAgentCredential,
   issueJoinToken,
   issueSession,
+  type Principal,
   verifyAgentCredential,
   verifyJoinToken,
   verifyPassword,
   verifySession,
-  type Principal,
 } from './index.js';
 
 async function keyPair() {
@@ -36,7 +36,11 @@ describe('join tokens', () => {
 
   it('verifies a fresh token and returns its cluster', async () => {
     const keys = await keyPair();
-    const token = await issueJoinToken(keys.privateKey, { cluster: 'local', jti, expiresAt: new Date(Date.now() + 60_000) });
+    const token = await issueJoinToken(keys.privateKey, {
+      cluster: 'local',
+      jti,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     const claims = await verifyJoinToken(token, keys.publicKey, { expectedCluster: 'local' });
     expect(claims.sub).toBe('local');
     expect(claims.jti).toBe(jti);
@@ -45,33 +49,61 @@ describe('join tokens', () => {
   it('refuses an expired token', async () => {
     const keys = await keyPair();
     const now = new Date('2026-01-01T00:00:00Z');
-    const token = await issueJoinToken(keys.privateKey, { cluster: 'local', jti, expiresAt: new Date(now.getTime() + 60_000) }, now);
-    await expectCode(verifyJoinToken(token, keys.publicKey, { now: new Date(now.getTime() + 120_000) }), 'TOKEN_EXPIRED');
+    const token = await issueJoinToken(
+      keys.privateKey,
+      { cluster: 'local', jti, expiresAt: new Date(now.getTime() + 60_000) },
+      now,
+    );
+    await expectCode(
+      verifyJoinToken(token, keys.publicKey, { now: new Date(now.getTime() + 120_000) }),
+      'TOKEN_EXPIRED',
+    );
   });
 
   it('refuses a token for another cluster', async () => {
     const keys = await keyPair();
-    const token = await issueJoinToken(keys.privateKey, { cluster: 'prod', jti, expiresAt: new Date(Date.now() + 60_000) });
-    await expectCode(verifyJoinToken(token, keys.publicKey, { expectedCluster: 'local' }), 'TOKEN_WRONG_CLUSTER');
+    const token = await issueJoinToken(keys.privateKey, {
+      cluster: 'prod',
+      jti,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    await expectCode(
+      verifyJoinToken(token, keys.publicKey, { expectedCluster: 'local' }),
+      'TOKEN_WRONG_CLUSTER',
+    );
   });
 
   it('refuses a token signed by another key', async () => {
     const [ours, theirs] = [await keyPair(), await keyPair()];
-    const token = await issueJoinToken(theirs.privateKey, { cluster: 'local', jti, expiresAt: new Date(Date.now() + 60_000) });
+    const token = await issueJoinToken(theirs.privateKey, {
+      cluster: 'local',
+      jti,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     await expectCode(verifyJoinToken(token, ours.publicKey), 'TOKEN_INVALID');
   });
 
   it('refuses a tampered payload', async () => {
     const keys = await keyPair();
-    const token = await issueJoinToken(keys.privateKey, { cluster: 'local', jti, expiresAt: new Date(Date.now() + 60_000) });
+    const token = await issueJoinToken(keys.privateKey, {
+      cluster: 'local',
+      jti,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     const [h, , s] = token.split('.');
-    const forged = Buffer.from(JSON.stringify({ sub: 'prod', jti, exp: 9e9, iat: 1, iss: 'palisade-hub', aud: 'palisade:enroll' })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ sub: 'prod', jti, exp: 9e9, iat: 1, iss: 'palisade-hub', aud: 'palisade:enroll' }),
+    ).toString('base64url');
     await expectCode(verifyJoinToken(`${h}.${forged}.${s}`, keys.publicKey), 'TOKEN_INVALID');
   });
 
   it('cannot be used as a session or agent credential, nor they as a join token', async () => {
     const keys = await keyPair();
-    const join = await issueJoinToken(keys.privateKey, { cluster: 'local', jti, expiresAt: new Date(Date.now() + 60_000) });
+    const join = await issueJoinToken(keys.privateKey, {
+      cluster: 'local',
+      jti,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     await expectCode(verifySession(join, keys.publicKey), 'UNAUTHORIZED');
     await expectCode(verifyAgentCredential(join, keys.publicKey), 'UNAUTHORIZED');
     const agent = await issueAgentCredential(keys.privateKey, { cluster: 'local', nodeId: 'n-abcdef12' });
@@ -99,8 +131,15 @@ describe('agent credentials and sessions', () => {
   it('expires sessions', async () => {
     const keys = await keyPair();
     const now = new Date('2026-01-01T00:00:00Z');
-    const { token } = await issueSession(keys.privateKey, { id: 'u1', username: 'a', role: 'admin', scope: { all: true } }, now);
-    await expectCode(verifySession(token, keys.publicKey, new Date(now.getTime() + 9 * 3600_000)), 'UNAUTHORIZED');
+    const { token } = await issueSession(
+      keys.privateKey,
+      { id: 'u1', username: 'a', role: 'admin', scope: { all: true } },
+      now,
+    );
+    await expectCode(
+      verifySession(token, keys.publicKey, new Date(now.getTime() + 9 * 3600_000)),
+      'UNAUTHORIZED',
+    );
   });
 });
 
@@ -128,9 +167,19 @@ describe('passwords', () => {
 
 describe('permissions', () => {
   const admin: Principal = { userId: '1', username: 'root', role: 'admin', scope: { all: true } };
-  const edgeAdmin: Principal = { userId: '2', username: 'e', role: 'cluster-admin', scope: { all: false, clusters: ['edge'] } };
+  const edgeAdmin: Principal = {
+    userId: '2',
+    username: 'e',
+    role: 'cluster-admin',
+    scope: { all: false, clusters: ['edge'] },
+  };
   const viewer: Principal = { userId: '3', username: 'v', role: 'viewer', scope: { all: true } };
-  const scopedGlobalAdmin: Principal = { userId: '4', username: 's', role: 'admin', scope: { all: false, clusters: ['edge'] } };
+  const scopedGlobalAdmin: Principal = {
+    userId: '4',
+    username: 's',
+    role: 'admin',
+    scope: { all: false, clusters: ['edge'] },
+  };
 
   it('lets global admins do everything', () => {
     expect(can(admin, 'cluster.create')).toBe(true);
@@ -164,7 +213,12 @@ describe('permissions', () => {
 
 describe('failure rate limiter', () => {
   it('allows free attempts, then backs off exponentially, and forgets on success', () => {
-    const limiter = new FailureRateLimiter({ freeAttempts: 3, baseDelayMs: 1000, maxDelayMs: 8000, forgetAfterMs: 60_000 });
+    const limiter = new FailureRateLimiter({
+      freeAttempts: 3,
+      baseDelayMs: 1000,
+      maxDelayMs: 8000,
+      forgetAfterMs: 60_000,
+    });
     for (let i = 0; i < 3; i++) {
       expect(limiter.retryAfterMs('k', 0)).toBe(0);
       limiter.recordFailure('k', 0);

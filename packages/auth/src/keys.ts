@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { z } from 'zod';
 
 export const Ed25519PublicJwk = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string() });
@@ -12,7 +12,10 @@ export interface SigningKeyPair {
 }
 
 /** A fresh Ed25519 key pair, exported as JWKs so it can be stored in desired state. */
-export async function generateSigningJwks(): Promise<{ privateJwk: Ed25519PrivateJwk; publicJwk: Ed25519PublicJwk }> {
+export async function generateSigningJwks(): Promise<{
+  privateJwk: Ed25519PrivateJwk;
+  publicJwk: Ed25519PublicJwk;
+}> {
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const privateJwk = Ed25519PrivateJwk.parse(await exportJWK(privateKey));
   const { d: _secret, ...publicJwk } = privateJwk;
@@ -28,5 +31,8 @@ export async function importSigningKeyPair(privateJwk: Ed25519PrivateJwk): Promi
 }
 
 export async function importVerifyKey(publicJwk: Ed25519PublicJwk): Promise<CryptoKey> {
-  return (await importJWK({ ...Ed25519PublicJwk.parse(publicJwk), alg: 'EdDSA' } as JWK, 'EdDSA')) as CryptoKey;
+  return (await importJWK(
+    { ...Ed25519PublicJwk.parse(publicJwk), alg: 'EdDSA' } as JWK,
+    'EdDSA',
+  )) as CryptoKey;
 }

@@ -48,7 +48,8 @@ export function generatePassword(length = 24): string {
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
       // Rejection sampling keeps the distribution uniform.
-      if (byte < 256 - (256 % alphabet.length) && out.length < length) out.push(alphabet[byte % alphabet.length] as string);
+      if (byte < 256 - (256 % alphabet.length) && out.length < length)
+        out.push(alphabet[byte % alphabet.length] as string);
     }
   }
   return out.join('');

@@ -6,7 +6,12 @@ export class FailureRateLimiter {
   private readonly failures = new Map<string, { count: number; lastAt: number }>();
 
   constructor(
-    private readonly options: { freeAttempts: number; baseDelayMs: number; maxDelayMs: number; forgetAfterMs: number } = {
+    private readonly options: {
+      freeAttempts: number;
+      baseDelayMs: number;
+      maxDelayMs: number;
+      forgetAfterMs: number;
+    } = {
       freeAttempts: 5,
       baseDelayMs: 1000,
       maxDelayMs: 15 * 60_000,

@@ -1,6 +1,6 @@
-import { errors, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { z } from 'zod';
 import { ClusterName, NodeId, ProtocolError, Role, Scope } from '@palisade/protocol';
+import { type CryptoKey, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
 
 /**
  * Three kinds of JWT, each with its own `typ` header and audience so one can never be replayed as
@@ -15,7 +15,12 @@ export const SESSION_AUDIENCE = SESSION.aud;
 /** Clock skew we tolerate between hub processes. */
 const CLOCK_TOLERANCE_S = 5;
 
-const JoinClaims = z.object({ sub: ClusterName, jti: z.string().min(16).max(64), exp: z.number(), iat: z.number() });
+const JoinClaims = z.object({
+  sub: ClusterName,
+  jti: z.string().min(16).max(64),
+  exp: z.number(),
+  iat: z.number(),
+});
 export type JoinClaims = z.infer<typeof JoinClaims>;
 
 const AgentClaims = z.object({ sub: NodeId, cluster: ClusterName, iat: z.number() });
@@ -30,7 +35,7 @@ const SessionClaims = z.object({
 });
 export type SessionClaims = z.infer<typeof SessionClaims>;
 
-function sign(payload: JWTPayload, kind: { typ: string; aud: string }, key: CryptoKey, now: Date) {
+function sign(payload: JWTPayload, kind: { typ: string; aud: string }, now: Date) {
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'EdDSA', typ: kind.typ })
     .setIssuer(ISSUER)
@@ -57,7 +62,10 @@ async function verify(
     return payload;
   } catch (err) {
     if (err instanceof errors.JWTExpired) {
-      throw new ProtocolError(invalidCode === 'TOKEN_INVALID' ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED', 'token has expired');
+      throw new ProtocolError(
+        invalidCode === 'TOKEN_INVALID' ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED',
+        'token has expired',
+      );
     }
     throw new ProtocolError(invalidCode, 'token is not valid (bad signature, wrong type or malformed)');
   }
@@ -68,7 +76,7 @@ export async function issueJoinToken(
   claims: { cluster: string; jti: string; expiresAt: Date },
   now = new Date(),
 ): Promise<string> {
-  return sign({}, JOIN, key, now)
+  return sign({}, JOIN, now)
     .setSubject(claims.cluster)
     .setJti(claims.jti)
     .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
@@ -101,10 +109,14 @@ export async function issueAgentCredential(
   claims: { cluster: string; nodeId: string },
   now = new Date(),
 ): Promise<string> {
-  return sign({ cluster: claims.cluster }, AGENT, key, now).setSubject(claims.nodeId).sign(key);
+  return sign({ cluster: claims.cluster }, AGENT, now).setSubject(claims.nodeId).sign(key);
 }
 
-export async function verifyAgentCredential(token: string, key: CryptoKey, now = new Date()): Promise<AgentClaims> {
+export async function verifyAgentCredential(
+  token: string,
+  key: CryptoKey,
+  now = new Date(),
+): Promise<AgentClaims> {
   const payload = await verify(token, AGENT, key, now, 'UNAUTHORIZED');
   const claims = AgentClaims.safeParse(payload);
   if (!claims.success) throw new ProtocolError('UNAUTHORIZED', 'agent credential claims are malformed');
@@ -119,7 +131,7 @@ export async function issueSession(
   now = new Date(),
 ): Promise<{ token: string; expiresAt: Date }> {
   const expiresAt = new Date(now.getTime() + SESSION_TTL_S * 1000);
-  const token = await sign({ username: user.username, role: user.role, scope: user.scope }, SESSION, key, now)
+  const token = await sign({ username: user.username, role: user.role, scope: user.scope }, SESSION, now)
     .setSubject(user.id)
     .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
     .sign(key);

@@ -20,7 +20,9 @@ export const Labels = z
   )
   .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels');
 
-export const Username = z.string().regex(/^[a-z][a-z0-9._-]{1,63}$/, 'usernames are 2-64 lowercase characters');
+export const Username = z
+  .string()
+  .regex(/^[a-z][a-z0-9._-]{1,63}$/, 'usernames are 2-64 lowercase characters');
 
 /** Who asked; recorded in the audit log next to every change. */
 export const Actor = z.object({ userId: z.string().max(64), username: z.string().max(64) });

@@ -35,8 +35,6 @@ export const Workload = z.object({
   pid: z.number().int().nonnegative().optional(),
   labels: z.record(z.string().max(253), z.string().max(1024)),
   createdAt: z.iso.datetime({ offset: true }).optional(),
-  kubernetes: z
-    .object({ namespace: shortText, pod: shortText, container: shortText })
-    .optional(),
+  kubernetes: z.object({ namespace: shortText, pod: shortText, container: shortText }).optional(),
 });
 export type Workload = z.infer<typeof Workload>;

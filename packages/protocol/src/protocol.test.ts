@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ControllerRequest,
   decode,
-  encode,
   EnrollRequest,
+  encode,
   MAX_MESSAGE_BYTES,
   Observation,
   parseObservationSubject,
@@ -54,7 +54,9 @@ describe('observations', () => {
   const base = { v: 1, credential: jwt, sentAt: '2026-11-23T10:00:00.000Z' };
 
   it('accepts each kind with its own body', () => {
-    expect(Observation.safeParse({ ...base, kind: 'heartbeat', body: { seq: 3, uptimeSeconds: 12 } }).success).toBe(true);
+    expect(
+      Observation.safeParse({ ...base, kind: 'heartbeat', body: { seq: 3, uptimeSeconds: 12 } }).success,
+    ).toBe(true);
     expect(Observation.safeParse({ ...base, kind: 'node', body: node }).success).toBe(true);
     const workload = {
       id: 'abc',
@@ -64,7 +66,9 @@ describe('observations', () => {
       state: 'running',
       labels: { app: 'web' },
     };
-    expect(Observation.safeParse({ ...base, kind: 'workloads', body: { workloads: [workload] } }).success).toBe(true);
+    expect(
+      Observation.safeParse({ ...base, kind: 'workloads', body: { workloads: [workload] } }).success,
+    ).toBe(true);
   });
 
   it('refuses a body that belongs to another kind', () => {
@@ -73,7 +77,11 @@ describe('observations', () => {
 
   it('builds and parses observation subjects', () => {
     const subject = subjects.observation('local', 'n-abcdef12', 'heartbeat');
-    expect(parseObservationSubject(subject)).toEqual({ cluster: 'local', nodeId: 'n-abcdef12', kind: 'heartbeat' });
+    expect(parseObservationSubject(subject)).toEqual({
+      cluster: 'local',
+      nodeId: 'n-abcdef12',
+      kind: 'heartbeat',
+    });
     expect(parseObservationSubject('palisade.v1.obs.local.n-abcdef12.secrets')).toBeNull();
     expect(parseObservationSubject('palisade.v1.obs.Local.n-abcdef12.node')).toBeNull();
     expect(parseObservationSubject('palisade.v1.obs.local.node')).toBeNull();
@@ -93,8 +101,12 @@ describe('controller requests', () => {
   });
 
   it('bounds join-token lifetimes', () => {
-    expect(ControllerRequest.safeParse({ op: 'token.create', actor, cluster: 'a', ttlSeconds: 30 }).success).toBe(false);
-    expect(ControllerRequest.safeParse({ op: 'token.create', actor, cluster: 'a', ttlSeconds: 3600 }).success).toBe(true);
+    expect(
+      ControllerRequest.safeParse({ op: 'token.create', actor, cluster: 'a', ttlSeconds: 30 }).success,
+    ).toBe(false);
+    expect(
+      ControllerRequest.safeParse({ op: 'token.create', actor, cluster: 'a', ttlSeconds: 3600 }).success,
+    ).toBe(true);
   });
 
   it('refuses an unknown operation', () => {

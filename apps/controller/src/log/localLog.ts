@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Command } from '../state/commands.js';
@@ -129,10 +129,10 @@ export class LocalLog implements CommandLog {
           for (const p of batch) p.reject(err as Error);
           // The file may now hold a partial batch; stop accepting writes rather than diverge.
           this.closed = true;
-          this.queue.splice(0).forEach((p) => p.reject(err as Error));
+          for (const p of this.queue.splice(0)) p.reject(err as Error);
           return;
         }
-        batch.forEach((p, i) => p.resolve(this.state.apply(first + i, p.command)));
+        for (const [i, p] of batch.entries()) p.resolve(this.state.apply(first + i, p.command));
       }
     } finally {
       this.flushing = false;

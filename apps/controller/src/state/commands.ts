@@ -14,7 +14,13 @@ export const Command = z.discriminatedUnion('type', [
     type: z.literal('bootstrap'),
     at,
     signingKey: Ed25519PrivateJwk,
-    admin: z.object({ id: z.string(), username: Username, passwordHash: z.string(), role: Role, scope: Scope }),
+    admin: z.object({
+      id: z.string(),
+      username: Username,
+      passwordHash: z.string(),
+      role: Role,
+      scope: Scope,
+    }),
   }),
   z.object({
     type: z.literal('cluster.create'),
@@ -32,8 +38,20 @@ export const Command = z.discriminatedUnion('type', [
     jti: z.string().min(16).max(64),
     expiresAt: at,
   }),
-  z.object({ type: z.literal('token.revoke'), at, actor: Actor, cluster: ClusterName, jti: z.string().max(64) }),
+  z.object({
+    type: z.literal('token.revoke'),
+    at,
+    actor: Actor,
+    cluster: ClusterName,
+    jti: z.string().max(64),
+  }),
   /** Enrollment: spends a join token on a new node, once. */
-  z.object({ type: z.literal('token.consume'), at, jti: z.string().max(64), cluster: ClusterName, nodeId: NodeId }),
+  z.object({
+    type: z.literal('token.consume'),
+    at,
+    jti: z.string().max(64),
+    cluster: ClusterName,
+    nodeId: NodeId,
+  }),
 ]);
 export type Command = z.infer<typeof Command>;

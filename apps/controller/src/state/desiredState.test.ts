@@ -12,7 +12,14 @@ function stateWith(...commands: Command[]) {
   return { state, results };
 }
 
-const createLocal: Command = { type: 'cluster.create', at: t0, actor, name: 'local', description: '', labels: {} };
+const createLocal: Command = {
+  type: 'cluster.create',
+  at: t0,
+  actor,
+  name: 'local',
+  description: '',
+  labels: {},
+};
 const token = (jti: string, ttl = 3600, cluster = 'local'): Command => ({
   type: 'token.create',
   at: t0,
@@ -98,7 +105,11 @@ describe('DesiredState', () => {
   });
 
   it('snapshots and restores to an equal state that is independent of the original', () => {
-    const { state } = stateWith(createLocal, token('jt0000000000000001'), consume('jt0000000000000001', 'n-00000001'));
+    const { state } = stateWith(
+      createLocal,
+      token('jt0000000000000001'),
+      consume('jt0000000000000001', 'n-00000001'),
+    );
     const restored = DesiredState.restore(state.snapshot());
     expect(restored.snapshot()).toEqual(state.snapshot());
     restored.apply(4, { ...createLocal, name: 'other' });

@@ -1,5 +1,5 @@
 import type { Ed25519PrivateJwk } from '@palisade/auth';
-import { ProtocolError, type ClusterView, type JoinTokenView, type Role, type Scope } from '@palisade/protocol';
+import type { ClusterView, JoinTokenView, ProtocolError, Role, Scope } from '@palisade/protocol';
 import type { Command } from './commands.js';
 
 export interface UserRecord {
@@ -71,7 +71,8 @@ export class DesiredState {
         return { ok: true, value: null };
       }
       case 'cluster.create': {
-        if (this.clusters.has(command.name)) return fail('CONFLICT', `cluster "${command.name}" already exists`);
+        if (this.clusters.has(command.name))
+          return fail('CONFLICT', `cluster "${command.name}" already exists`);
         const cluster: ClusterView = {
           name: command.name,
           description: command.description,
@@ -83,7 +84,8 @@ export class DesiredState {
         return { ok: true, value: cluster };
       }
       case 'token.create': {
-        if (!this.clusters.has(command.cluster)) return fail('NOT_FOUND', `cluster "${command.cluster}" does not exist`);
+        if (!this.clusters.has(command.cluster))
+          return fail('NOT_FOUND', `cluster "${command.cluster}" does not exist`);
         if (this.tokens.has(command.jti)) return fail('CONFLICT', 'token id collision');
         const token: TokenRecord = {
           jti: command.jti,
@@ -101,7 +103,10 @@ export class DesiredState {
       case 'token.revoke': {
         const token = this.tokens.get(command.jti);
         if (!token || token.cluster !== command.cluster) {
-          return fail('NOT_FOUND', `join token ${command.jti} does not exist in cluster "${command.cluster}"`);
+          return fail(
+            'NOT_FOUND',
+            `join token ${command.jti} does not exist in cluster "${command.cluster}"`,
+          );
         }
         if (token.revokedAt) return { ok: true, value: { ...token } };
         if (token.usedAt) return fail('CONFLICT', 'join token was already used; revoke the node instead');
@@ -115,7 +120,12 @@ export class DesiredState {
         const token = this.tokens.get(command.jti) as TokenRecord;
         token.usedAt = command.at;
         token.usedByNode = command.nodeId;
-        const node = { id: command.nodeId, cluster: command.cluster, enrolledAt: command.at, joinToken: command.jti };
+        const node = {
+          id: command.nodeId,
+          cluster: command.cluster,
+          enrolledAt: command.at,
+          joinToken: command.jti,
+        };
         this.nodes.set(node.id, node);
         return { ok: true, value: { ...node } };
       }
@@ -127,7 +137,8 @@ export class DesiredState {
     const token = this.tokens.get(jti);
     // A token the hub never issued (or a forged one with a valid signature from an old key).
     if (!token) return fail('TOKEN_INVALID', 'join token is not known to this hub');
-    if (token.cluster !== cluster) return fail('TOKEN_WRONG_CLUSTER', 'join token belongs to another cluster');
+    if (token.cluster !== cluster)
+      return fail('TOKEN_WRONG_CLUSTER', 'join token belongs to another cluster');
     if (!this.clusters.has(cluster)) return fail('TOKEN_INVALID', `cluster "${cluster}" no longer exists`);
     if (token.revokedAt) return fail('TOKEN_REVOKED', 'join token has been revoked');
     if (token.usedAt) return fail('TOKEN_USED', 'join token has already been used');

@@ -25,7 +25,11 @@ export const authRouter = router({
       });
       const expiresAt = new Date(result.expiresAt);
       ctx.resHeaders.append('set-cookie', sessionCookie(result.session, expiresAt, ctx.secureCookies));
-      return { user: result.user, expiresAt: result.expiresAt, token: input.bearer ? result.session : undefined };
+      return {
+        user: result.user,
+        expiresAt: result.expiresAt,
+        token: input.bearer ? result.session : undefined,
+      };
     }),
 
   logout: publicProcedure.mutation(({ ctx }) => {

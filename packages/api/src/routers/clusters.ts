@@ -1,4 +1,10 @@
-import { ClusterName, Labels, TOKEN_TTL_DEFAULT_S, TOKEN_TTL_MAX_S, TOKEN_TTL_MIN_S } from '@palisade/protocol';
+import {
+  ClusterName,
+  Labels,
+  TOKEN_TTL_DEFAULT_S,
+  TOKEN_TTL_MAX_S,
+  TOKEN_TTL_MIN_S,
+} from '@palisade/protocol';
 import { z } from 'zod';
 import { actorOf, audit, clusterProcedure, globalProcedure, router, scopedListProcedure } from '../trpc.js';
 
@@ -11,7 +17,9 @@ function shellQuote(value: string): string {
 }
 
 export function joinCommand(natsUrl: string, cluster: string, token: string): string {
-  return ['palisade-enforcer', '--nats', natsUrl, '--cluster', cluster, '--join-token', token].map(shellQuote).join(' ');
+  return ['palisade-enforcer', '--nats', natsUrl, '--cluster', cluster, '--join-token', token]
+    .map(shellQuote)
+    .join(' ');
 }
 
 export const clustersRouter = router({
@@ -33,7 +41,11 @@ export const clustersRouter = router({
   }),
 
   get: clusterProcedure('cluster.read', byName, clusterOfInput).query(async ({ ctx, input }) => {
-    const cluster = await ctx.controller.call({ op: 'cluster.get', actor: actorOf(ctx), name: input.cluster });
+    const cluster = await ctx.controller.call({
+      op: 'cluster.get',
+      actor: actorOf(ctx),
+      name: input.cluster,
+    });
     const [nodesOnline, nodesOffline, workloads] = await Promise.all([
       ctx.db.node.count({ where: { cluster: input.cluster, status: 'online' } }),
       ctx.db.node.count({ where: { cluster: input.cluster, status: 'offline' } }),
@@ -43,10 +55,21 @@ export const clustersRouter = router({
   }),
 
   create: globalProcedure('cluster.create')
-    .input(z.object({ name: ClusterName, description: z.string().max(500).default(''), labels: Labels.default({}) }))
+    .input(
+      z.object({
+        name: ClusterName,
+        description: z.string().max(500).default(''),
+        labels: Labels.default({}),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const cluster = await ctx.controller.call({ op: 'cluster.create', actor: actorOf(ctx), ...input });
-      await audit(ctx, { action: 'cluster.create', cluster: cluster.name, object: `cluster/${cluster.name}`, result: 'ok' });
+      await audit(ctx, {
+        action: 'cluster.create',
+        cluster: cluster.name,
+        object: `cluster/${cluster.name}`,
+        result: 'ok',
+      });
       return cluster;
     }),
 
@@ -77,16 +100,23 @@ export const clustersRouter = router({
     ctx.controller.call({ op: 'token.list', actor: actorOf(ctx), cluster: input.cluster }),
   ),
 
-  revokeToken: clusterProcedure('cluster.token.revoke', byName.extend({ jti: z.string().max(64) }), clusterOfInput).mutation(
-    async ({ ctx, input }) => {
-      const view = await ctx.controller.call({
-        op: 'token.revoke',
-        actor: actorOf(ctx),
-        cluster: input.cluster,
-        jti: input.jti,
-      });
-      await audit(ctx, { action: 'cluster.token.revoke', cluster: input.cluster, object: `join-token/${input.jti}`, result: 'ok' });
-      return view;
-    },
-  ),
+  revokeToken: clusterProcedure(
+    'cluster.token.revoke',
+    byName.extend({ jti: z.string().max(64) }),
+    clusterOfInput,
+  ).mutation(async ({ ctx, input }) => {
+    const view = await ctx.controller.call({
+      op: 'token.revoke',
+      actor: actorOf(ctx),
+      cluster: input.cluster,
+      jti: input.jti,
+    });
+    await audit(ctx, {
+      action: 'cluster.token.revoke',
+      cluster: input.cluster,
+      object: `join-token/${input.jti}`,
+      result: 'ok',
+    });
+    return view;
+  }),
 });

@@ -53,7 +53,10 @@ export const nodesRouter = router({
         where,
         // Only nullable columns accept a nulls placement.
         orderBy: [
-          { [input.sort]: input.sort === 'lastHeartbeatAt' ? { sort: input.direction, nulls: 'last' } : input.direction },
+          {
+            [input.sort]:
+              input.sort === 'lastHeartbeatAt' ? { sort: input.direction, nulls: 'last' } : input.direction,
+          },
           { id: 'asc' },
         ],
         skip: input.cursor,
@@ -69,10 +72,12 @@ export const nodesRouter = router({
     };
   }),
 
-  get: clusterProcedure('node.read', z.object({ nodeId: NodeId }), clusterOfNode).query(async ({ ctx, input }) => {
-    const node = await ctx.db.node.findUniqueOrThrow({ where: { id: input.nodeId } });
-    return nodeView(node);
-  }),
+  get: clusterProcedure('node.read', z.object({ nodeId: NodeId }), clusterOfNode).query(
+    async ({ ctx, input }) => {
+      const node = await ctx.db.node.findUniqueOrThrow({ where: { id: input.nodeId } });
+      return nodeView(node);
+    },
+  ),
 
   workloads: clusterProcedure(
     'node.read',
@@ -86,8 +91,14 @@ export const nodesRouter = router({
     }),
   ),
 
-  events: clusterProcedure('node.read', z.object({ nodeId: NodeId }), clusterOfNode).query(async ({ ctx, input }) => {
-    const rows = await ctx.db.event.findMany({ where: { nodeId: input.nodeId }, orderBy: { at: 'desc' }, take: 100 });
-    return rows.map((e) => ({ ...e, id: e.id.toString() }));
-  }),
+  events: clusterProcedure('node.read', z.object({ nodeId: NodeId }), clusterOfNode).query(
+    async ({ ctx, input }) => {
+      const rows = await ctx.db.event.findMany({
+        where: { nodeId: input.nodeId },
+        orderBy: { at: 'desc' },
+        take: 100,
+      });
+      return rows.map((e) => ({ ...e, id: e.id.toString() }));
+    },
+  ),
 });

@@ -4,7 +4,9 @@ export const systemRouter = router({
   /** Liveness of the console itself; does not touch the controllers or the database. */
   health: publicProcedure.query(() => ({ ok: true as const })),
 
-  controllers: globalProcedure('controller.read').query(async ({ ctx }) => [await ctx.controller.call({ op: 'status' })]),
+  controllers: globalProcedure('controller.read').query(async ({ ctx }) => [
+    await ctx.controller.call({ op: 'status' }),
+  ]),
 
   /** Recent events across every cluster the caller may read. */
   events: scopedListProcedure('node.read').query(async ({ ctx }) => {
