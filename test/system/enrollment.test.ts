@@ -302,6 +302,12 @@ describe('bad enrollment input', () => {
         /"reason":"impersonation"/.test(stack.controller?.output ?? ''),
     );
     expect(stack.controller?.running).toBe(true);
+    const [status] = await api.system.controllers.query();
+    expect(status?.dropped.malformed).toBeGreaterThanOrEqual(1);
+    expect(status?.dropped.impersonation).toBeGreaterThanOrEqual(1);
+    expect(status?.observationsAccepted).toBeGreaterThan(0);
+    const cliStatus = stack.cli(['controller', 'status']);
+    expect(cliStatus.stdout).toMatch(/impersonation=\d+/);
     const after = await nodeByHostname('sys-node-1');
     expect(after?.hostname).toBe('sys-node-1');
     expect(before).toBeDefined();

@@ -15,6 +15,7 @@ const USAGE = `usage: palisade <command> [options]
   cluster join-token NAME [--ttl 1h] [--quiet|--output json]
                                                           mint a single-use join token and print the join command
   node list CLUSTER [--output table|json]                 nodes of a cluster, online/offline
+  controller status [--output table|json]                 each controller's role, term, applied index and dropped inputs
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 already exists, 4 not signed in or not permitted.
 The session is kept in $PALISADE_CONFIG (default ~/.config/palisade/config.json).`;
@@ -194,6 +195,28 @@ async function run(argv: string[]): Promise<void> {
             n.osName,
             n.kernel,
             String(n.workloads),
+          ]),
+        ),
+      );
+      return;
+    }
+    case 'controller status': {
+      const { api } = await signedIn();
+      const controllers = await api.system.controllers.query();
+      if (output === 'json') return void console.log(JSON.stringify(controllers, null, 2));
+      console.log(
+        table(
+          ['ID', 'ROLE', 'TERM', 'APPLIED', 'STARTED', 'OBSERVATIONS', 'DROPPED'],
+          controllers.map((c) => [
+            c.id,
+            c.role,
+            String(c.term),
+            String(c.appliedIndex),
+            age(c.startedAt),
+            String(c.observationsAccepted),
+            Object.entries(c.dropped)
+              .map(([reason, n]) => `${reason}=${n}`)
+              .join(',') || '0',
           ]),
         ),
       );

@@ -31,6 +31,8 @@ export interface HubOptions {
   id: string;
   heartbeatIntervalMs: number;
   now?: () => Date;
+  /** Counters reported in `status`. */
+  stats?: () => { dropped: Record<string, number>; observationsAccepted: number };
 }
 
 function unwrap(result: ApplyResult): unknown {
@@ -109,12 +111,14 @@ export class Hub {
 
   status(): ControllerStatus {
     const s = this.log.status();
+    const stats = this.options.stats?.() ?? { dropped: {}, observationsAccepted: 0 };
     return {
       id: this.options.id,
       role: s.role,
       term: s.term,
       appliedIndex: s.appliedIndex,
       startedAt: this.startedAt.toISOString(),
+      ...stats,
     };
   }
 

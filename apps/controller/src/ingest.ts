@@ -56,7 +56,6 @@ function workloadColumns(w: Workload) {
  */
 export class ObservationIngest {
   private readonly credentials = new Map<string, AgentClaims>();
-  readonly drops: DropCounter;
   accepted = 0;
 
   constructor(
@@ -64,9 +63,8 @@ export class ObservationIngest {
     private readonly state: DesiredState,
     private readonly keys: () => SigningKeyPair,
     private readonly log: Logger,
-  ) {
-    this.drops = new DropCounter(log);
-  }
+    readonly drops: DropCounter = new DropCounter(log),
+  ) {}
 
   private async claimsFor(credential: string): Promise<AgentClaims | null> {
     const cached = this.credentials.get(credential);

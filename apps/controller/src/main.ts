@@ -66,7 +66,13 @@ async function main() {
   const unlock = await lockStateDir(options['state-dir']);
   const commandLog = await LocalLog.open(options['state-dir'], (msg) => log('warn', msg));
   const db = createDbClient(options['database-url']);
-  const hub = new Hub(commandLog, db, log, { id: options.id, heartbeatIntervalMs });
+  const drops = new DropCounter(log);
+  let ingest: ObservationIngest | undefined;
+  const hub = new Hub(commandLog, db, log, {
+    id: options.id,
+    heartbeatIntervalMs,
+    stats: () => ({ dropped: Object.fromEntries(drops.counts), observationsAccepted: ingest?.accepted ?? 0 }),
+  });
   const firstAdmin = await hub.bootstrap();
   if (firstAdmin) {
     const path = join(options['state-dir'], 'initial-admin.json');
@@ -90,8 +96,7 @@ async function main() {
     }
   })();
 
-  const drops = new DropCounter(log);
-  const ingest = new ObservationIngest(db, commandLog.state, () => hub.signingKeys(), log);
+  ingest = new ObservationIngest(db, commandLog.state, () => hub.signingKeys(), log, drops);
   serveRequests(nc, hub, drops, log);
   const stop = new AbortController();
   const consuming = consumeObservations(nc, ingest, log, stop.signal);

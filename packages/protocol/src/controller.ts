@@ -58,6 +58,9 @@ export const ControllerStatus = z.object({
   term: z.number().int().nonnegative(),
   appliedIndex: z.number().int().nonnegative(),
   startedAt: z.iso.datetime(),
+  /** Inputs this controller refused since it started, by reason (malformed, impersonation, ...). */
+  dropped: z.record(z.string(), z.number().int().nonnegative()),
+  observationsAccepted: z.number().int().nonnegative(),
 });
 export type ControllerStatus = z.infer<typeof ControllerStatus>;
 
