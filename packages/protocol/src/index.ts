@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './inventory.js';
 export * from './observation.js';
 export * from './subjects.js';
+export * from './scan.js';
