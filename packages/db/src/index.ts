@@ -2,7 +2,7 @@
 // audit log), and its migrations. Desired state lives elsewhere.
 
 export { createDbClient, type DbClient } from './client.js';
-export type { AuditLog, Event, Node, Workload } from './generated/prisma/client.js';
+export type { AuditLog, Event, Finding, Node, ScanReport, Workload } from './generated/prisma/client.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export { type MigrateOptions, MigrationError, type MigrationErrorCode, migrate } from './migrate.js';
 export { defaultDatabaseUrl } from './url.js';
