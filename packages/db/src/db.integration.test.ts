@@ -123,7 +123,9 @@ describe('@palisade/db migrations', () => {
       '_prisma_migrations',
       'audit_logs',
       'events',
+      'findings',
       'nodes',
+      'scan_reports',
       'workloads',
     ]);
   });
