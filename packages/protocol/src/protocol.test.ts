@@ -6,6 +6,7 @@ import {
   encode,
   MAX_MESSAGE_BYTES,
   Observation,
+  parseInventorySubject,
   parseObservationSubject,
   subjects,
 } from './index.js';
@@ -111,5 +112,41 @@ describe('controller requests', () => {
 
   it('refuses an unknown operation', () => {
     expect(ControllerRequest.safeParse({ op: 'cluster.drop', actor }).success).toBe(false);
+  });
+});
+
+describe('scan messages', () => {
+  const inventory = {
+    os: { id: 'alpine', versionId: '3.11.6', name: 'Alpine Linux v3.11', family: 'alpine' },
+    packages: [
+      {
+        name: 'musl',
+        version: '1.1.24-r2',
+        ecosystem: 'Alpine',
+        sourceName: 'musl',
+        purl: 'pkg:apk/alpine/musl@1.1.24-r2?arch=x86_64',
+        locations: ['/lib/apk/db/installed'],
+      },
+    ],
+  };
+
+  it('accepts an agent inventory and refuses unknown ecosystems', () => {
+    const request = {
+      v: 1,
+      credential: jwt,
+      sentAt: '2026-11-23T10:00:00.000Z',
+      workload: { containerId: 'abc', image: 'alpine:3.11' },
+      inventory,
+    };
+    expect(InventoryScanRequest.safeParse(request).success).toBe(true);
+    const bad = structuredClone(request);
+    (bad.inventory.packages[0] as { ecosystem: string }).ecosystem = 'Homebrew';
+    expect(InventoryScanRequest.safeParse(bad).success).toBe(false);
+  });
+
+  it('builds and parses inventory subjects', () => {
+    expect(parseInventorySubject(subjects.inventory('edge', 'n-0011aabb'))).toEqual({ cluster: 'edge', nodeId: 'n-0011aabb' });
+    expect(parseInventorySubject('palisade.v1.scan.inventory.edge.node-1')).toBeNull();
+    expect(parseInventorySubject('palisade.v1.scan.request')).toBeNull();
   });
 });

@@ -19,6 +19,14 @@ export const subjects = {
   /** JetStream stream holding every observation agents send. */
   observationStream: 'PALISADE_OBS_V1',
   observationWildcard: 'palisade.v1.obs.>',
+  /** Console/CLI → scanners, request/reply: scan a registry image. */
+  scanRequest: 'palisade.v1.scan.request',
+  /** JetStream stream of package inventories agents forward for scanning. */
+  inventoryStream: 'PALISADE_SCAN_V1',
+  inventoryWildcard: 'palisade.v1.scan.inventory.>',
+  inventory(cluster: string, nodeId: string): string {
+    return `palisade.v1.scan.inventory.${cluster}.${nodeId}`;
+  },
   /** Agent → controllers (JetStream): one subject per cluster, node and kind. */
   observation(cluster: string, nodeId: string, kind: ObservationKind): string {
     return `palisade.v1.obs.${cluster}.${nodeId}.${kind}`;
@@ -28,6 +36,17 @@ export const subjects = {
 /** Queue group every controller replica joins so each request is handled once. */
 export const CONTROLLER_QUEUE = 'palisade-controllers';
 export const OBSERVATION_CONSUMER = 'palisade-controller-ingest';
+export const SCANNER_QUEUE = 'palisade-scanners';
+export const INVENTORY_CONSUMER = 'palisade-scanner-ingest';
+
+/** Splits an inventory subject into cluster and node; null when it is not one of ours. */
+export function parseInventorySubject(subject: string): { cluster: string; nodeId: string } | null {
+  const parts = subject.split('.');
+  if (parts.length !== 6 || parts.slice(0, 4).join('.') !== 'palisade.v1.scan.inventory') return null;
+  const [cluster, nodeId] = parts.slice(4) as [string, string];
+  if (!CLUSTER_NAME_PATTERN.test(cluster) || !NODE_ID_PATTERN.test(nodeId)) return null;
+  return { cluster, nodeId };
+}
 
 /** Splits an observation subject back into its parts; null when it is not one of ours. */
 export function parseObservationSubject(
