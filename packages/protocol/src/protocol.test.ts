@@ -4,6 +4,7 @@ import {
   decode,
   EnrollRequest,
   encode,
+  InventoryScanRequest,
   MAX_MESSAGE_BYTES,
   Observation,
   parseInventorySubject,
