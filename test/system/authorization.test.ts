@@ -4,7 +4,7 @@
  * own issue, and the session path is covered by enrollment.test.ts.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { appRouter, type Context, ControllerClient, createCallerFactory } from '@palisade/api';
+import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import type { Principal } from '@palisade/auth';
 import { createDbClient, type DbClient } from '@palisade/db';
 import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
@@ -40,16 +40,8 @@ const principals = {
 } satisfies Record<string, Principal>;
 
 function caller(principal: Principal | null) {
-  const ctx: Context = {
-    principal,
-    controller: new ControllerClient(nc),
-    db,
-    agentNatsUrl: stack.natsUrl,
-    remoteAddress: 'test',
-    secureCookies: false,
-    resHeaders: new Headers(),
-  };
-  return createCallerFactory(appRouter)(ctx);
+  const deps = { nats: nc, db, agentNatsUrl: stack.natsUrl, secureCookies: false };
+  return createCallerFactory(appRouter)(contextFor(deps, principal, 'test'));
 }
 
 async function code(promise: Promise<unknown>): Promise<string> {

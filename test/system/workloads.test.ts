@@ -15,7 +15,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { appRouter, type Context, ControllerClient, createCallerFactory } from '@palisade/api';
+import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import { createDbClient, type DbClient } from '@palisade/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, isRoot, NOT_ROOT_MESSAGE, PrivateContainerd } from '../support/containerd.js';
@@ -53,16 +53,9 @@ if (!isRoot) {
 
     const admin = () => {
       if (!nc || !db) throw new Error('beforeAll did not finish');
-      const ctx: Context = {
-        principal: { userId: 'u-admin', username: 'root', role: 'admin', scope: { all: true } },
-        controller: new ControllerClient(nc),
-        db,
-        agentNatsUrl: stack.natsUrl,
-        remoteAddress: 'test',
-        secureCookies: false,
-        resHeaders: new Headers(),
-      };
-      return createCallerFactory(appRouter)(ctx);
+      const principal = { userId: 'u-admin', username: 'root', role: 'admin', scope: { all: true } } as const;
+      const deps = { nats: nc, db, agentNatsUrl: stack.natsUrl, secureCookies: false };
+      return createCallerFactory(appRouter)(contextFor(deps, principal, 'test'));
     };
     /** waitFor, with the processes' and containerd's output in the failure message. */
     const waitWithLogs = async <T>(

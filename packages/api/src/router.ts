@@ -2,6 +2,7 @@ import { authRouter } from './routers/auth.js';
 import { clustersRouter } from './routers/clusters.js';
 import { nodesRouter } from './routers/nodes.js';
 import { systemRouter } from './routers/system.js';
+import { vulnerabilitiesRouter } from './routers/vulnerabilities.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -9,6 +10,7 @@ export const appRouter = router({
   clusters: clustersRouter,
   nodes: nodesRouter,
   system: systemRouter,
+  vulnerabilities: vulnerabilitiesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,4 +1,4 @@
-import { can, type Permission, type Principal } from '@palisade/auth';
+import { can, canOn, type Permission, type Principal } from '@palisade/auth';
 import { type ErrorCode, ProtocolError } from '@palisade/protocol';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { z } from 'zod';
@@ -98,15 +98,50 @@ export function clusterProcedure<S extends z.ZodType>(
 }
 
 /**
+ * Like `clusterProcedure`, for objects that belong to a cluster or to the hub as a whole (`null`):
+ * hub-wide objects need the permission with an all-clusters scope.
+ */
+export function clusterOrHubProcedure<S extends z.ZodType>(
+  permission: Permission,
+  input: S,
+  clusterOf: (input: z.output<S>, ctx: AuthedContext) => string | null | Promise<string | null>,
+) {
+  return authed
+    .meta({ permission })
+    .input(input)
+    .use(async ({ ctx, input, next }) => {
+      const cluster = await clusterOf(input as z.output<S>, ctx);
+      if (!canOn(ctx.principal, permission, cluster)) {
+        await audit(ctx, {
+          action: permission,
+          ...(cluster ? { cluster } : {}),
+          object: cluster ? `cluster/${cluster}` : 'hub',
+          result: 'denied',
+        });
+        throw forbidden(permission, cluster ?? undefined);
+      }
+      return next({ ctx: { cluster } });
+    });
+}
+
+/**
  * A procedure that lists objects across clusters: the handler must pass what it returns through
  * `ctx.visible`, which keeps only what the caller's role and scope allow for `permission`.
  */
 export function scopedListProcedure(permission: Permission) {
-  return authed
-    .meta({ permission })
-    .use(({ ctx, next }) =>
-      next({ ctx: { visible: (cluster: string) => can(ctx.principal, permission, cluster) } }),
-    );
+  return authed.meta({ permission }).use(({ ctx, next }) =>
+    next({
+      ctx: {
+        visible: (cluster: string) => can(ctx.principal, permission, cluster),
+        /** The clusters the caller may see, or 'all' (which includes hub-wide objects); [] means none. */
+        visibleClusters: (): 'all' | string[] => {
+          if (canOn(ctx.principal, permission, null)) return 'all';
+          if (ctx.principal.scope.all) return [];
+          return ctx.principal.scope.clusters.filter((c) => can(ctx.principal, permission, c));
+        },
+      },
+    }),
+  );
 }
 
 /** Checks `permission` on `cluster` for the caller, recording denials in the audit log. */

@@ -2,6 +2,7 @@ import { ProtocolError } from '@palisade/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   can,
+  canOn,
   FailureRateLimiter,
   filterByScope,
   generatePassword,
@@ -202,6 +203,14 @@ describe('permissions', () => {
   it('denies cluster permissions without a cluster and unknown permissions', () => {
     expect(can(admin, 'node.read')).toBe(false);
     expect(can(admin, 'cluster.delete' as never, 'edge')).toBe(false);
+  });
+
+  it('needs an all-clusters scope for hub-wide objects', () => {
+    expect(canOn(admin, 'vulnerability.read', null)).toBe(true);
+    expect(canOn(viewer, 'vulnerability.read', null)).toBe(true);
+    expect(canOn(edgeAdmin, 'vulnerability.read', null)).toBe(false);
+    expect(canOn(edgeAdmin, 'vulnerability.read', 'edge')).toBe(true);
+    expect(canOn(viewer, 'image.scan', null)).toBe(false);
   });
 
   it('filters lists to the scope', () => {

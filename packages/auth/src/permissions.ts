@@ -12,6 +12,8 @@ export const PERMISSIONS = {
   'cluster.token.revoke': { target: 'cluster', roles: ['admin', 'cluster-admin'] },
   'node.read': { target: 'cluster', roles: ['admin', 'cluster-admin', 'viewer'] },
   'controller.read': { target: 'global', roles: ['admin', 'cluster-admin', 'viewer'] },
+  'vulnerability.read': { target: 'cluster', roles: ['admin', 'cluster-admin', 'viewer'] },
+  'image.scan': { target: 'cluster', roles: ['admin', 'cluster-admin'] },
 } as const satisfies Record<string, { target: 'global' | 'cluster'; roles: readonly Role[] }>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -39,6 +41,16 @@ export function can(principal: Principal, permission: Permission, cluster?: stri
   // 'controller.read' aside, cluster permissions must name their cluster; no cluster means no access.
   if (cluster === undefined) return false;
   return inScope(principal.scope, cluster);
+}
+
+/**
+ * For objects that belong either to one cluster or to the hub as a whole (`null`, e.g. an image scanned
+ * from a registry outside any cluster): hub-wide objects need the role and an all-clusters scope.
+ */
+export function canOn(principal: Principal, permission: Permission, cluster: string | null): boolean {
+  if (cluster !== null) return can(principal, permission, cluster);
+  const rule = PERMISSIONS[permission];
+  return !!rule && (rule.roles as readonly Role[]).includes(principal.role) && principal.scope.all;
 }
 
 /** Keeps only the items whose cluster the principal may read with `permission`. */
