@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningJwks, importSigningKeyPair } from '@palisade/auth';
 import { createBundle } from '@palisade/bundle';
+import type { CryptoKey as JoseKey } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VulnDbStore } from './dbStore.js';
 
@@ -19,7 +20,7 @@ async function keyPair() {
   return { publicJwk: jwks.publicJwk, privateKey: (await importSigningKeyPair(jwks.privateJwk)).privateKey };
 }
 
-function db(key: CryptoKey, sequence: number, builtAt = new Date().toISOString()) {
+function db(key: JoseKey, sequence: number, builtAt = new Date().toISOString()) {
   return createBundle(key, {
     kind: 'vulndb',
     issuer: 'test',
