@@ -196,6 +196,26 @@ export class Stack {
     return this.controller;
   }
 
+  /** Starts a scanner that loads the vulnerability DB installed in `dbDir`, trusting `trustKey`. */
+  async startScanner(dbDir: string, trustKey: string): Promise<ManagedProcess> {
+    requireBuilt('apps/scanner/dist/main.js', 'run "npm run build" first');
+    const scanner = this.spawn('scanner', process.execPath, [
+      join(ROOT, 'apps/scanner/dist/main.js'),
+      '--db-dir',
+      dbDir,
+      '--trust-key',
+      trustKey,
+      '--nats',
+      this.natsUrl,
+      '--database-url',
+      this.databaseUrl,
+      '--work-dir',
+      this.dir,
+    ]);
+    await scanner.waitForOutput(/scanner ready/);
+    return scanner;
+  }
+
   async initialAdmin(): Promise<{ username: string; password: string }> {
     return JSON.parse(await readFile(join(this.controllerStateDir(), 'initial-admin.json'), 'utf8'));
   }

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import type { AppRouter } from '@palisade/api';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { parseClusterName, parseDuration, parseLabels, table, UsageError } from './args.js';
+import { scanImageCommand } from './commands/scan.js';
+import { dbBuild, dbImport, dbRollback, dbStatus, defaultDbDir, keysGenerate } from './commands/vulndb.js';
 import { configPath, loadConfig, saveConfig } from './config.js';
 
 const USAGE = `usage: palisade <command> [options]
@@ -17,7 +19,21 @@ const USAGE = `usage: palisade <command> [options]
   node list CLUSTER [--output table|json]                 nodes of a cluster, online/offline
   controller status [--output table|json]                 each controller's role, term, applied index and dropped inputs
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 already exists, 4 not signed in or not permitted.
+  scan image REF|PATH [--format table|json|sarif|spdx|cyclonedx] [--fail-on critical|high|medium|low]
+             [--db-dir DIR | --db FILE] [--trust PUBLIC_JWK] [--platform linux/arm64] [--insecure]
+                                                          scan an image (registry, docker-archive:FILE, oci:DIR) locally;
+                                                          exit 0 below the threshold, 1 at or above it, 2 on error
+  db build --vulndata DIR --key PRIVATE_JWK --out FILE [--sequence N] [--expires 30d]
+                                                          build a signed vulnerability DB bundle from raw feeds
+  db import FILE [--db-dir DIR] [--trust PUBLIC_JWK]      verify and install a DB bundle (the previous one is kept)
+  db status [--db-dir DIR] [--trust PUBLIC_JWK] [--max-age-days 7]
+                                                          what is installed; warns when it is stale
+  db rollback [--db-dir DIR] [--trust PUBLIC_JWK]         go back to the previous DB
+  keys generate --out DIR                                 an Ed25519 key pair for signing bundles
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 already exists, 4 not signed in or not permitted
+(scan image: 0 pass, 1 vulnerabilities at or above --fail-on, 2 error).
+The DB directory defaults to $PALISADE_VULNDB_DIR or ~/.cache/palisade/vulndb; trusted keys to $PALISADE_VULNDB_TRUST.
 The session is kept in $PALISADE_CONFIG (default ~/.config/palisade/config.json).`;
 
 const EXIT = { error: 1, usage: 2, conflict: 3, auth: 4 } as const;
@@ -74,6 +90,9 @@ function age(iso: string | null): string {
   return `${Math.round(s / 3600)}h ago`;
 }
 
+/** Set while `scan image` runs: its errors exit 2, as CI gates expect, not the generic 1. */
+let scanning = false;
+
 async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -88,6 +107,19 @@ async function run(argv: string[]): Promise<void> {
       ttl: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       output: { type: 'string', short: 'o' },
+      format: { type: 'string', short: 'f' },
+      'fail-on': { type: 'string' },
+      'db-dir': { type: 'string' },
+      db: { type: 'string' },
+      trust: { type: 'string', multiple: true },
+      platform: { type: 'string' },
+      insecure: { type: 'boolean' },
+      vulndata: { type: 'string' },
+      key: { type: 'string' },
+      out: { type: 'string' },
+      sequence: { type: 'string' },
+      expires: { type: 'string' },
+      'max-age-days': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -222,6 +254,57 @@ async function run(argv: string[]): Promise<void> {
       );
       return;
     }
+    case 'scan image': {
+      scanning = true;
+      process.exitCode = await scanImageCommand(arg, {
+        format: values.format,
+        failOn: values['fail-on'],
+        dbDir: values['db-dir'] ?? defaultDbDir(),
+        dbFile: values.db,
+        trust: values.trust,
+        platform: values.platform,
+        insecure: values.insecure,
+      });
+      return;
+    }
+    case 'db build':
+      return dbBuild({
+        vulndata: values.vulndata,
+        key: values.key,
+        out: values.out,
+        sequence: values.sequence,
+        expires: values.expires,
+      });
+    case 'db import':
+      return dbImport(arg, values['db-dir'] ?? defaultDbDir(), values.trust);
+    case 'db rollback':
+      return dbRollback(values['db-dir'] ?? defaultDbDir(), values.trust);
+    case 'db status': {
+      const maxAge = Number(values['max-age-days'] ?? 7);
+      if (!Number.isFinite(maxAge) || maxAge <= 0)
+        throw new UsageError('--max-age-days must be a positive number');
+      const status = await dbStatus(values['db-dir'] ?? defaultDbDir(), values.trust, maxAge);
+      if (output === 'json') return void console.log(JSON.stringify(status, null, 2));
+      if (!status.installed) return void console.log(`no vulnerability DB installed in ${status.dir}`);
+      console.log(
+        table(
+          ['SEQUENCE', 'BUILT', 'AGE (DAYS)', 'STALE', 'FILE', 'PREVIOUS'],
+          [
+            [
+              String(status.sequence),
+              status.builtAt,
+              String(status.ageDays),
+              status.stale ? 'yes' : 'no',
+              status.file,
+              status.previous ?? '-',
+            ],
+          ],
+        ),
+      );
+      return;
+    }
+    case 'keys generate':
+      return keysGenerate(values.out);
     default:
       throw new UsageError(`unknown command "${positionals.join(' ')}"`);
   }
@@ -243,5 +326,5 @@ run(process.argv.slice(2)).catch((err: unknown) => {
     process.exit(EXIT.error);
   }
   console.error(`palisade: ${(err as Error).message}`);
-  process.exit((err as { exit?: number }).exit ?? EXIT.error);
+  process.exit(scanning ? 2 : ((err as { exit?: number }).exit ?? EXIT.error));
 });

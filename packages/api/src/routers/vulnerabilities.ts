@@ -302,7 +302,27 @@ export const vulnerabilitiesRouter = router({
       return {
         total,
         nextCursor: next < total ? next : null,
-        items: rows.map(({ total: _t, created_at, ...r }) => ({ ...r, scannedAt: created_at.toISOString() })),
+        items: rows.map((r) => ({
+          id: r.id,
+          origin: r.origin,
+          cluster: r.cluster,
+          nodeId: r.node_id,
+          containerId: r.container_id,
+          workloadName: r.workload_name,
+          imageRef: r.image_ref,
+          imageDigest: r.image_digest,
+          scannedAt: r.created_at.toISOString(),
+          packageCount: r.package_count,
+          counts: {
+            critical: r.critical,
+            high: r.high,
+            medium: r.medium,
+            low: r.low,
+            negligible: r.negligible,
+            unknown: r.unknown,
+          },
+          fixable: r.fixable,
+        })),
       };
     }),
 });

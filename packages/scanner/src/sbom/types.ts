@@ -28,7 +28,7 @@ export interface Finding {
   package: { name: string; version: string; ecosystem: string; purl: string };
   fixedVersion: string | null;
   severity: FindingSeverity;
-  cvss?: { vector: string; score: number };
+  cvss?: { vector: string; score: number } | null;
   /** Where the advisory came from (debian, osv, nvd, …); becomes the CycloneDX `source.name`. */
   source: string;
 }

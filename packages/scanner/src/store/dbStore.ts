@@ -85,7 +85,8 @@ export class VulnDbStore {
   private async prune(): Promise<void> {
     const keep = new Set([await this.target('current'), await this.target('previous')]);
     for (const entry of await readdir(this.dir)) {
-      if (/^vulndb-\d+\.bundle$/.test(entry) && !keep.has(entry)) await rm(join(this.dir, entry), { force: true });
+      if (/^vulndb-\d+\.bundle$/.test(entry) && !keep.has(entry))
+        await rm(join(this.dir, entry), { force: true });
     }
   }
 

@@ -1,0 +1,2 @@
+export { countBySeverity, storeReport } from './reports.js';
+export { ScannerService, serve } from './service.js';
