@@ -28,22 +28,40 @@ describe('signed bundles', () => {
       content,
       meta: { sources: 3 },
     });
-    const { manifest, content: out } = await verifyBundle(file, { trustedKeys: [s.publicJwk], expectKind: 'vulndb' });
+    const { manifest, content: out } = await verifyBundle(file, {
+      trustedKeys: [s.publicJwk],
+      expectKind: 'vulndb',
+    });
     expect(out.equals(content)).toBe(true);
-    expect(manifest).toMatchObject({ kind: 'vulndb', sequence: 7, contentEncoding: 'gzip', meta: { sources: 3 } });
+    expect(manifest).toMatchObject({
+      kind: 'vulndb',
+      sequence: 7,
+      contentEncoding: 'gzip',
+      meta: { sources: 3 },
+    });
   });
 
   it('accepts any one of several trusted keys', async () => {
     const [a, b] = [await signer(), await signer()];
     const file = await createBundle(b.keys.privateKey, { kind: 'policy', issuer: 't', sequence: 1, content });
-    const verified = await verifyBundle(file, { trustedKeys: [a.publicJwk, b.publicJwk], expectKind: 'policy' });
+    const verified = await verifyBundle(file, {
+      trustedKeys: [a.publicJwk, b.publicJwk],
+      expectKind: 'policy',
+    });
     expect(verified.content.equals(content)).toBe(true);
   });
 
   it('refuses a bundle signed by an untrusted key', async () => {
     const [ours, theirs] = [await signer(), await signer()];
-    const file = await createBundle(theirs.keys.privateKey, { kind: 'vulndb', issuer: 't', sequence: 1, content });
-    expect(await refusal(verifyBundle(file, { trustedKeys: [ours.publicJwk], expectKind: 'vulndb' }))).toBe('BAD_SIGNATURE');
+    const file = await createBundle(theirs.keys.privateKey, {
+      kind: 'vulndb',
+      issuer: 't',
+      sequence: 1,
+      content,
+    });
+    expect(await refusal(verifyBundle(file, { trustedKeys: [ours.publicJwk], expectKind: 'vulndb' }))).toBe(
+      'BAD_SIGNATURE',
+    );
   });
 
   it('refuses tampered content, a tampered manifest and truncation', async () => {
@@ -62,7 +80,9 @@ describe('signed bundles', () => {
 
     expect(await refusal(verifyBundle(file.subarray(0, file.length - 3), opts))).toBe('TRUNCATED');
     expect(await refusal(verifyBundle(file.subarray(0, jwsStart + 10), opts))).toBe('TRUNCATED');
-    expect(await refusal(verifyBundle(Buffer.concat([file, Buffer.from('x')]), opts))).toBe('CONTENT_MISMATCH');
+    expect(await refusal(verifyBundle(Buffer.concat([file, Buffer.from('x')]), opts))).toBe(
+      'CONTENT_MISMATCH',
+    );
     expect(await refusal(verifyBundle(Buffer.from('GIF89a...'), opts))).toBe('NOT_A_BUNDLE');
   });
 
@@ -80,18 +100,31 @@ describe('signed bundles', () => {
     const base = { trustedKeys: [s.publicJwk], now };
     expect(await refusal(verifyBundle(file, { ...base, expectKind: 'policy' }))).toBe('WRONG_KIND');
     expect(
-      await refusal(verifyBundle(file, { ...base, expectKind: 'vulndb', now: new Date(now.getTime() + 7200_000) })),
+      await refusal(
+        verifyBundle(file, { ...base, expectKind: 'vulndb', now: new Date(now.getTime() + 7200_000) }),
+      ),
     ).toBe('EXPIRED');
-    expect(await refusal(verifyBundle(file, { ...base, expectKind: 'vulndb', afterSequence: 5 }))).toBe('ROLLBACK');
-    expect(await refusal(verifyBundle(file, { ...base, expectKind: 'vulndb', now: new Date('2026-01-01T00:00:00Z') }))).toBe(
-      'NOT_YET_VALID',
+    expect(await refusal(verifyBundle(file, { ...base, expectKind: 'vulndb', afterSequence: 5 }))).toBe(
+      'ROLLBACK',
     );
-    await expect(verifyBundle(file, { ...base, expectKind: 'vulndb', afterSequence: 4 })).resolves.toBeDefined();
+    expect(
+      await refusal(
+        verifyBundle(file, { ...base, expectKind: 'vulndb', now: new Date('2026-01-01T00:00:00Z') }),
+      ),
+    ).toBe('NOT_YET_VALID');
+    await expect(
+      verifyBundle(file, { ...base, expectKind: 'vulndb', afterSequence: 4 }),
+    ).resolves.toBeDefined();
   });
 
   it('lets a reader peek at the manifest for display only', async () => {
     const s = await signer();
-    const file = await createBundle(s.keys.privateKey, { kind: 'config', issuer: 'me', sequence: 2, content });
+    const file = await createBundle(s.keys.privateKey, {
+      kind: 'config',
+      issuer: 'me',
+      sequence: 2,
+      content,
+    });
     expect(peekManifest(file)).toMatchObject({ kind: 'config', issuer: 'me', sequence: 2 });
   });
 });

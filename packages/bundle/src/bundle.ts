@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { importVerifyKey, type Ed25519PublicJwk } from '@palisade/auth';
-import { CompactSign, compactVerify, type CryptoKey } from 'jose';
+import { type Ed25519PublicJwk, importVerifyKey } from '@palisade/auth';
+import { CompactSign, type CryptoKey, compactVerify } from 'jose';
 import { z } from 'zod';
 
 /**
@@ -76,7 +76,8 @@ function sha256(data: Uint8Array): string {
 
 /** Builds and signs a bundle with an Ed25519 private key. */
 export async function createBundle(privateKey: CryptoKey, options: CreateBundleOptions): Promise<Buffer> {
-  const content = options.gzip === false ? Buffer.from(options.content) : gzipSync(options.content, { level: 9 });
+  const content =
+    options.gzip === false ? Buffer.from(options.content) : gzipSync(options.content, { level: 9 });
   const manifest: BundleManifest = {
     format: 1,
     kind: options.kind,
@@ -121,7 +122,10 @@ export async function verifyBundle(file: Uint8Array, options: VerifyOptions): Pr
   }
   const newline = data.indexOf(0x0a, MAGIC.length);
   if (newline === -1 || newline - MAGIC.length > MAX_JWS_BYTES) {
-    throw new BundleError(newline === -1 ? 'TRUNCATED' : 'NOT_A_BUNDLE', 'bundle signature block is missing or too large');
+    throw new BundleError(
+      newline === -1 ? 'TRUNCATED' : 'NOT_A_BUNDLE',
+      'bundle signature block is missing or too large',
+    );
   }
   const jws = data.subarray(MAGIC.length, newline).toString('latin1');
   let payload: Uint8Array | undefined;
@@ -136,7 +140,8 @@ export async function verifyBundle(file: Uint8Array, options: VerifyOptions): Pr
       // try the next trusted key
     }
   }
-  if (!payload) throw new BundleError('BAD_SIGNATURE', 'bundle signature does not verify with any trusted key');
+  if (!payload)
+    throw new BundleError('BAD_SIGNATURE', 'bundle signature does not verify with any trusted key');
 
   let manifest: BundleManifest;
   try {

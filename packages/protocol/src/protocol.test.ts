@@ -146,7 +146,10 @@ describe('scan messages', () => {
   });
 
   it('builds and parses inventory subjects', () => {
-    expect(parseInventorySubject(subjects.inventory('edge', 'n-0011aabb'))).toEqual({ cluster: 'edge', nodeId: 'n-0011aabb' });
+    expect(parseInventorySubject(subjects.inventory('edge', 'n-0011aabb'))).toEqual({
+      cluster: 'edge',
+      nodeId: 'n-0011aabb',
+    });
     expect(parseInventorySubject('palisade.v1.scan.inventory.edge.node-1')).toBeNull();
     expect(parseInventorySubject('palisade.v1.scan.request')).toBeNull();
   });
