@@ -4,8 +4,7 @@
  * (docker-registry) holds the images, and scans go console API → NATS → scanner → PostgreSQL.
  * Agent-forwarded inventories travel the JetStream work queue with a real agent credential.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,8 @@ import { sharedPath } from '@palisade/testdata';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRegistry } from '../support/registry.js';
-import { ROOT, Stack, waitFor } from '../support/stack.js';
+import { Stack, waitFor } from '../support/stack.js';
+import { installVulnDb, palisade } from '../support/vulndb.js';
 
 const stack = new Stack();
 const registry = new TestRegistry();
@@ -39,16 +39,6 @@ function caller(principal: Principal) {
   return createCallerFactory(appRouter)(
     contextFor({ nats: nc, db, agentNatsUrl: stack.natsUrl, secureCookies: false }, principal, 'test'),
   );
-}
-
-function cli(args: string[]) {
-  const result = spawnSync(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (result.status !== 0)
-    throw new Error(`palisade ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
-  return result;
 }
 
 /** The fixed version a DSA gives for `source` on `release`, read from the raw list (not hard-coded). */
@@ -80,33 +70,15 @@ const expat = dsaFix('DSA-5266-1', 'bullseye', 'expat');
 // One release before the DSA's fix (…+deb11u4 → …+deb11u3): a version the DSA says is vulnerable.
 const vulnerableOpenssl = openssl.version.replace(/u(\d+)$/, (_, n: string) => `u${Number(n) - 1}`);
 let debianRef = '';
+let vulndb: ReturnType<typeof installVulnDb>;
 let alpineRef = '';
 
 beforeAll(async () => {
   await stack.start();
   await registry.start();
   work = await mkdtemp(join(tmpdir(), 'palisade-scan-sys-'));
-  cli(['keys', 'generate', '--out', join(work, 'keys')]);
-  cli([
-    'db',
-    'build',
-    '--vulndata',
-    sharedPath('vulndata'),
-    '--key',
-    join(work, 'keys/signing.jwk'),
-    '--out',
-    join(work, 'vulndb.bundle'),
-  ]);
-  cli([
-    'db',
-    'import',
-    join(work, 'vulndb.bundle'),
-    '--db-dir',
-    join(work, 'db'),
-    '--trust',
-    join(work, 'keys/signing.pub.jwk'),
-  ]);
-  await stack.startScanner(join(work, 'db'), join(work, 'keys/signing.pub.jwk'));
+  vulndb = installVulnDb(work);
+  await stack.startScanner(vulndb.dbDir, vulndb.trustKey);
   nc = await connect({ servers: stack.natsUrl });
   db = createDbClient(stack.databaseUrl);
   alpineRef = await registry.pushDockerArchive(
@@ -301,5 +273,89 @@ describe('agent-forwarded inventories', () => {
         /"reason":"malformed"/.test(scanner?.output ?? ''),
     );
     expect((await caller(admin).vulnerabilities.reports({ origin: 'agent' })).total).toBe(before);
+  });
+});
+
+describe('palisade scan image as a CI gate', () => {
+  const dbArgs = () => ['--db-dir', vulndb.dbDir, '--trust', vulndb.trustKey];
+
+  it('passes a clean image and prints the table', () => {
+    const result = palisade([
+      'scan',
+      'image',
+      sharedPath('testdata', 'images', 'alpine-311.tar.gz'),
+      ...dbArgs(),
+      '--fail-on',
+      'low',
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Alpine Linux \(alpine 3\.11\.5\), 14 packages/);
+  });
+
+  it('fails at the threshold, agreeing with the findings it reports', () => {
+    const json = palisade(['scan', 'image', debianRef, '--insecure', ...dbArgs(), '--format', 'json']);
+    expect(json.status, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as {
+      vulnerabilities: { severity: string; vulnerabilityId: string }[];
+    };
+    expect(report.vulnerabilities.map((v) => v.vulnerabilityId)).toEqual(
+      expect.arrayContaining(openssl.cves),
+    );
+    const order = ['critical', 'high', 'medium', 'low'];
+    for (const gate of order) {
+      const expected = report.vulnerabilities.some((v) =>
+        v.severity === 'unknown'
+          ? gate === 'low'
+          : order.indexOf(v.severity) !== -1 && order.indexOf(v.severity) <= order.indexOf(gate),
+      );
+      const run = palisade(['scan', 'image', debianRef, '--insecure', ...dbArgs(), '--fail-on', gate]);
+      expect(run.status, `--fail-on ${gate}: ${run.stderr}`).toBe(expected ? 1 : 0);
+    }
+  });
+
+  it('writes SARIF, SPDX and CycloneDX documents', () => {
+    const sarif = JSON.parse(
+      palisade(['scan', 'image', debianRef, '--insecure', ...dbArgs(), '--format', 'sarif']).stdout,
+    );
+    expect(sarif.runs[0].results.length).toBeGreaterThanOrEqual(openssl.cves.length);
+    const spdx = JSON.parse(
+      palisade(['scan', 'image', debianRef, '--insecure', ...dbArgs(), '--format', 'spdx']).stdout,
+    );
+    expect(spdx.spdxVersion).toBe('SPDX-2.3');
+    expect(spdx.packages.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['libssl1.1', 'libexpat1']),
+    );
+    const cdx = JSON.parse(
+      palisade(['scan', 'image', debianRef, '--insecure', ...dbArgs(), '--format', 'cyclonedx']).stdout,
+    );
+    expect(cdx).toMatchObject({ bomFormat: 'CycloneDX', specVersion: '1.6' });
+    expect(cdx.vulnerabilities.map((v: { id: string }) => v.id)).toEqual(
+      expect.arrayContaining(openssl.cves),
+    );
+  });
+
+  it('exits 2 with a clear message on errors: missing image, tampered DB, bad usage', async () => {
+    const missing = palisade(['scan', 'image', '/nonexistent/image.tar', ...dbArgs()]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/palisade: .*image\.tar/);
+    const tampered = join(work, 'tampered.bundle');
+    const bytes = Buffer.from(readFileSync(vulndb.bundle));
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] as number) ^ 0xff;
+    writeFileSync(tampered, bytes);
+    const bad = palisade([
+      'scan',
+      'image',
+      debianRef,
+      '--insecure',
+      '--db',
+      tampered,
+      '--trust',
+      vulndb.trustKey,
+    ]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/does not match its signed hash/);
+    const usage = palisade(['scan', 'image', debianRef, ...dbArgs(), '--fail-on', 'severe']);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/--fail-on must be one of/);
   });
 });

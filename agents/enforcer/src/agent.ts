@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
@@ -7,8 +8,11 @@ import {
   type ErrorCode,
   encode,
   type ObservationKind,
+  type PackageInventory,
   subjects,
+  type Workload,
 } from '@palisade/protocol';
+import { analyzeRootfs } from '@palisade/scanner';
 import { loadCredential, type StoredCredential, saveCredential } from './credential.js';
 import { collectNodeInfo, scanRuntime } from './nodeInfo.js';
 
@@ -23,6 +27,10 @@ export interface AgentOptions {
   hostname?: string | undefined;
   /** How often to re-read the node and its workloads. */
   inventoryIntervalMs?: number;
+  /** Extract running containers' package inventories and forward them to hub scanners (default on). */
+  forwardInventories?: boolean;
+  /** Where containers' root filesystems are reachable: `<procRoot>/<pid>/root`. */
+  procRoot?: string;
 }
 
 /** The hub refused to enroll us; retrying with the same token cannot help. */
@@ -37,6 +45,8 @@ export class EnrollmentRefused extends Error {
 }
 
 const RESEND_NODE_MS = 5 * 60_000;
+/** NATS' default max_payload is 1 MiB. */
+const MAX_INVENTORY_BYTES = 1000 * 1024;
 const RESEND_WORKLOADS_MS = 60_000;
 
 export class Agent {
@@ -47,6 +57,8 @@ export class Agent {
   private readonly startedAt = Date.now();
   private lastSent = new Map<ObservationKind, { json: string; at: number }>();
   private publishFailing = false;
+  /** Containers whose inventory was forwarded, with the image it was read from. */
+  private readonly inventoried = new Map<string, string>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -165,6 +177,63 @@ export class Agent {
     // A runtime that did not answer says nothing about its containers: reporting an empty list would
     // mark every workload removed. The node report carries the error instead.
     if (runtime?.error === undefined) await this.publish('workloads', { workloads }, force);
+    if (this.options.forwardInventories !== false) await this.forwardInventory(workloads);
+  }
+
+  /**
+   * Reads the package databases of one not-yet-scanned running container through /proc/<pid>/root and
+   * sends the inventory to the hub's scanners; the node never needs the vulnerability DB. One
+   * container per round keeps the agent's CPU and memory use small.
+   */
+  private async forwardInventory(workloads: Workload[]): Promise<void> {
+    const credential = this.credential;
+    if (!credential) return;
+    const live = new Set(workloads.map((w) => w.id));
+    for (const id of this.inventoried.keys()) if (!live.has(id)) this.inventoried.delete(id);
+    const next = workloads.find(
+      (w) => w.state === 'running' && w.pid && this.inventoried.get(w.id) !== w.image,
+    );
+    if (!next?.pid) return;
+    const root = join(this.options.procRoot ?? '/proc', String(next.pid), 'root');
+    let inventory: PackageInventory;
+    try {
+      inventory = await analyzeRootfs(root, { walkTimeoutMs: 30_000 });
+    } catch (err) {
+      this.log('warn', 'could not read a container’s packages', {
+        containerId: next.id,
+        error: (err as Error).message,
+      });
+      this.inventoried.set(next.id, next.image);
+      return;
+    }
+    const data = encode({
+      v: 1,
+      credential: credential.credential,
+      sentAt: new Date().toISOString(),
+      workload: { containerId: next.id, image: next.image },
+      inventory,
+    });
+    if (data.byteLength > MAX_INVENTORY_BYTES) {
+      this.log('warn', 'inventory too large to forward', { containerId: next.id, bytes: data.byteLength });
+      this.inventoried.set(next.id, next.image);
+      return;
+    }
+    try {
+      await this.js.publish(subjects.inventory(credential.cluster, credential.nodeId), data, {
+        timeout: 10_000,
+      });
+      this.inventoried.set(next.id, next.image);
+      this.log('info', 'forwarded a container inventory', {
+        containerId: next.id,
+        packages: inventory.packages.length,
+      });
+    } catch (err) {
+      // Not marked: the next round tries again.
+      this.log('warn', 'could not forward an inventory; will retry', {
+        containerId: next.id,
+        error: (err as Error).message,
+      });
+    }
   }
 
   /** Starts heartbeats and inventory reports; resends everything after a reconnect. */

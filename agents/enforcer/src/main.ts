@@ -7,7 +7,7 @@ import { Agent, EnrollmentRefused, type Log } from './agent.js';
 import { DEFAULT_CONTAINERD_SOCKET } from './containerd/index.js';
 
 const USAGE = `usage: palisade-enforcer --state-dir DIR [--nats URL] [--cluster NAME] [--join-token TOKEN]
-                         [--containerd-socket PATH] [--hostname NAME]
+                         [--containerd-socket PATH] [--hostname NAME] [--no-forward-inventories]
 
   --join-token is needed only for the first start (or set PALISADE_JOIN_TOKEN); the credential the
   hub returns is kept in --state-dir and used on every later start.`;
@@ -28,6 +28,7 @@ const Options = z.object({
     .default(process.env.PALISADE_CONTAINERD_SOCKET ?? DEFAULT_CONTAINERD_SOCKET),
   hostname: z.string().min(1).max(253).optional(),
   'inventory-interval-ms': z.coerce.number().int().min(200).max(3_600_000).default(15_000),
+  'no-forward-inventories': z.boolean().default(false),
 });
 
 const log: Log = (level, msg, fields) =>
@@ -46,6 +47,7 @@ function parseOptions() {
         'containerd-socket': { type: 'string' },
         hostname: { type: 'string' },
         'inventory-interval-ms': { type: 'string' },
+        'no-forward-inventories': { type: 'boolean' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -85,6 +87,7 @@ async function main() {
       containerdSocket: options['containerd-socket'],
       hostname: options.hostname,
       inventoryIntervalMs: options['inventory-interval-ms'],
+      forwardInventories: !options['no-forward-inventories'],
     },
     log,
   );

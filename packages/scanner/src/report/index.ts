@@ -5,10 +5,16 @@ import type { Finding } from '../match/index.js';
 export const SEVERITY_ORDER: Severity[] = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'];
 export type FailOn = 'critical' | 'high' | 'medium' | 'low';
 
-/** True when any finding is at or above the threshold ('unknown' never trips a threshold). */
+/**
+ * True when any finding is at or above the threshold. A finding whose severity is unknown (many distro
+ * advisories carry no score) trips only the strictest gate, `low`: ignoring it everywhere would let
+ * unscored vulnerabilities through silently; failing every gate on it would make gates useless.
+ */
 export function exceedsThreshold(findings: Finding[], failOn: FailOn): boolean {
   const limit = SEVERITY_ORDER.indexOf(failOn);
-  return findings.some((f) => f.severity !== 'unknown' && SEVERITY_ORDER.indexOf(f.severity) <= limit);
+  return findings.some((f) =>
+    f.severity === 'unknown' ? failOn === 'low' : SEVERITY_ORDER.indexOf(f.severity) <= limit,
+  );
 }
 
 export interface ScanReportView {
