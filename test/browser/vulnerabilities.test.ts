@@ -11,19 +11,19 @@
  * against the API's real SQL: aggregation over the current reports only, filters, sort orders, paging
  * and scoping. Screenshots of each step land in test/artifacts/browser-vuln/.
  */
-import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import { createDbClient, type DbClient } from '@palisade/db';
 import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
+import { sharedPath } from '@palisade/testdata';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, Stack, waitFor } from '../support/stack.js';
+import { TestRegistry } from '../support/registry.js';
+import { ROOT, Stack } from '../support/stack.js';
+import { installVulnDb } from '../support/vulndb.js';
 
 const CHROMIUM = process.env.PALISADE_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -703,113 +703,28 @@ describe('vulnerabilities in a browser (seeded scan reports)', () => {
 });
 
 /**
- * The whole path with the real scanner: a vulnerability DB built from the real feeds in
- * ../shared/vulndata by `palisade db build`, signed and installed with `palisade db import`; the
+ * The whole path with the real scanner: a vulnerability DB built from the real feeds in the shared
+ * vulndata by `palisade db build`, signed and installed with `palisade db import`; the
  * `palisade-scanner` process on the stack's NATS and database; a local docker-registry holding the
- * real alpine 3.11 image (pushed with skopeo from the `docker save` archive). The scan is started from
+ * real alpine 3.11 image (pushed with skopeo from its `docker save` archive). The scan is started from
  * the console's "Scan image" dialog.
  */
 describe('vulnerabilities in a browser (real scanner, local registry)', () => {
-  const ALPINE_ARCHIVE = '/work/shared/testdata/images/alpine-311.tar.gz';
-  let registryPort = 0;
-
-  function run(command: string, args: string[]): string {
-    const result = spawnSync(command, args, { encoding: 'utf8', timeout: 120_000 });
-    if (result.status !== 0) {
-      throw new Error(
-        `${command} ${args.join(' ')} failed (${result.status}):\n${result.stdout}\n${result.stderr}`,
-      );
-    }
-    return result.stdout + result.stderr;
-  }
-  function cli(args: string[]): string {
-    return run(process.execPath, [join(ROOT, 'apps/cli/dist/main.js'), ...args]);
-  }
+  const registry = new TestRegistry();
+  let registryHost = '';
 
   beforeAll(async () => {
-    for (const [path, hint] of [
-      [
-        'apps/scanner/dist/main.js',
-        'build the scanner (npx turbo run build --filter=@palisade/scanner-service)',
-      ],
-      ['apps/cli/dist/main.js', 'build the CLI (npx turbo run build --filter=@palisade/cli)'],
-    ] as const) {
-      if (!existsSync(join(ROOT, path))) throw new Error(`${path} is missing: ${hint}`);
-    }
-    for (const tool of ['/usr/bin/docker-registry', '/usr/bin/skopeo']) {
-      if (!existsSync(tool)) throw new Error(`${tool} is missing: apt-get install docker-registry skopeo`);
-    }
-    if (!existsSync(ALPINE_ARCHIVE)) throw new Error(`${ALPINE_ARCHIVE} is missing (../shared/testdata)`);
-
-    // A signed vulnerability DB from the real feeds, installed where the scanner reads it.
-    const keys = join(stack.dir, 'vulndb-keys');
-    const bundle = join(stack.dir, 'vulndb.bundle');
-    const dbDir = join(stack.dir, 'vulndb');
-    cli(['keys', 'generate', '--out', keys]);
-    cli([
-      'db',
-      'build',
-      '--vulndata',
-      '/work/shared/vulndata',
-      '--key',
-      join(keys, 'signing.jwk'),
-      '--out',
-      bundle,
-    ]);
-    cli(['db', 'import', bundle, '--db-dir', dbDir, '--trust', join(keys, 'signing.pub.jwk')]);
-
-    // A local registry on 127.0.0.1 holding alpine:3.11.
-    registryPort = await freePort();
-    const registryDir = join(stack.dir, 'registry');
-    await mkdir(registryDir, { recursive: true });
-    const config = join(stack.dir, 'registry.yml');
-    await writeFile(
-      config,
-      [
-        'version: 0.1',
-        'log:',
-        '  level: warn',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${registryDir}`,
-        'http:',
-        `  addr: 127.0.0.1:${registryPort}`,
-        '',
-      ].join('\n'),
-    );
-    const registry = stack.spawn('registry', '/usr/bin/docker-registry', ['serve', config]);
-    await waitFor('the registry to answer /v2/', async () => {
-      if (!registry.running) throw new Error(`registry exited:\n${registry.output}`);
-      const res = await fetch(`http://127.0.0.1:${registryPort}/v2/`).catch(() => null);
-      return res?.ok ?? false;
-    });
-    // skopeo reads `docker save` archives uncompressed.
-    const archive = join(stack.dir, 'alpine-311.tar');
-    await pipeline(createReadStream(ALPINE_ARCHIVE), createGunzip(), createWriteStream(archive));
-    run('/usr/bin/skopeo', [
-      'copy',
-      '--quiet',
-      `docker-archive:${archive}`,
-      `docker://127.0.0.1:${registryPort}/alpine:3.11`,
-      '--dest-tls-verify=false',
-    ]);
-
-    const scanner = stack.spawn('scanner', process.execPath, [
-      join(ROOT, 'apps/scanner/dist/main.js'),
-      '--db-dir',
-      dbDir,
-      '--trust-key',
-      join(keys, 'signing.pub.jwk'),
-      '--nats',
-      stack.natsUrl,
-      '--database-url',
-      stack.databaseUrl,
-      '--work-dir',
-      stack.dir,
-    ]);
-    await scanner.waitForOutput(/scanner ready/, 60_000);
-    await scanner.waitForOutput(/vulnerability DB loaded/, 60_000);
+    const { dbDir, trustKey } = installVulnDb(join(stack.dir, 'vulndb'));
+    await registry.start();
+    registryHost = registry.host;
+    await registry.pushDockerArchive(sharedPath('testdata', 'images', 'alpine-311.tar.gz'), 'alpine:3.11');
+    // Ready only once the installed DB is loaded.
+    await stack.startScanner(dbDir, trustKey);
   }, 240_000);
+
+  afterAll(async () => {
+    await registry.stop().catch(() => {});
+  });
 
   it('shows why a scan failed, inline', async () => {
     await page.goto(url(`/vulnerabilities?cluster=${PROD}`));
@@ -817,7 +732,7 @@ describe('vulnerabilities in a browser (real scanner, local registry)', () => {
     const dialog = page.getByTestId('scan-image-dialog');
     // The page's cluster filter is the dialog's default.
     await poll(() => dialog.getByTestId('scan-cluster').inputValue()).toBe(PROD);
-    await dialog.getByTestId('scan-reference').fill(`127.0.0.1:${registryPort}/alpine:no-such-tag`);
+    await dialog.getByTestId('scan-reference').fill(`${registryHost}/alpine:no-such-tag`);
     await dialog.getByTestId('scan-insecure').check();
     await dialog.getByTestId('scan-submit').click();
     await poll(() => dialog.getByTestId('scan-error').textContent(), 60_000).toMatch(/scan failed/i);
@@ -826,7 +741,7 @@ describe('vulnerabilities in a browser (real scanner, local registry)', () => {
 
   it('scans an image from the registry through the dialog and opens its report', async () => {
     const dialog = page.getByTestId('scan-image-dialog');
-    const reference = `127.0.0.1:${registryPort}/alpine:3.11`;
+    const reference = `${registryHost}/alpine:3.11`;
     await dialog.getByTestId('scan-reference').fill(reference);
     await dialog.getByTestId('scan-submit').click();
     // Progress while the scanner pulls and matches (may be too quick to see on a fast machine).
@@ -850,9 +765,7 @@ describe('vulnerabilities in a browser (real scanner, local registry)', () => {
 
     await dialog.getByTestId('scan-report-link').click();
     await page.waitForURL((u) => u.pathname === `/vulnerabilities/reports/${reportId}`);
-    await poll(() => page.getByTestId('report-title').textContent()).toContain(
-      `127.0.0.1:${registryPort}/alpine`,
-    );
+    await poll(() => page.getByTestId('report-title').textContent()).toContain(`${registryHost}/alpine`);
     await poll(() => page.getByTestId('report-os').textContent()).toMatch(/^alpine 3\.11/);
     expect(await page.getByTestId('report-cluster').textContent()).toBe(PROD);
     expect(await page.getByTestId('report-packages').textContent()).toBe(String(packages));

@@ -2,7 +2,7 @@
 
 import type { AppRouter } from '@palisade/api';
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, splitLink } from '@trpc/client';
 import { type ReactNode, useState } from 'react';
 import { errorInfo, isPermanent } from '@/lib/errors';
 import { TRPCProvider } from '@/lib/trpc';
@@ -36,7 +36,15 @@ export function Providers({ children }: { children: ReactNode }) {
   const [queryClient] = useState(makeQueryClient);
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({
-      links: [httpBatchLink({ url: '/api/trpc', maxURLLength: 4000 })],
+      links: [
+        // A registry scan can take minutes: it gets a request of its own, so the page's polling
+        // queries are never batched behind it.
+        splitLink({
+          condition: (op) => op.path === 'vulnerabilities.scanImage',
+          true: httpLink({ url: '/api/trpc' }),
+          false: httpBatchLink({ url: '/api/trpc', maxURLLength: 4000 }),
+        }),
+      ],
     }),
   );
   return (

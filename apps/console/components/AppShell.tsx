@@ -41,6 +41,14 @@ export function mayManageTokens(me: Me, cluster: string): boolean {
 export function mayCreateClusters(me: Me): boolean {
   return me.role === 'admin' && me.scope.all;
 }
+/** image.scan: admins and cluster admins, on the clusters in their scope. */
+export function mayScanImages(me: Me): boolean {
+  return me.role === 'admin' || me.role === 'cluster-admin';
+}
+/** Scans filed under no cluster (hub-wide) need image.scan over every cluster. */
+export function mayScanHubWide(me: Me): boolean {
+  return mayScanImages(me) && me.scope.all;
+}
 
 interface NavItem {
   label: string;
@@ -59,7 +67,12 @@ const NAV: { heading: string; items: NavItem[] }[] = [
     heading: 'Security',
     items: [
       { label: 'Security Events', icon: AlertIcon },
-      { label: 'Vulnerabilities', icon: BugIcon },
+      {
+        label: 'Vulnerabilities',
+        href: '/vulnerabilities',
+        icon: BugIcon,
+        match: /^\/vulnerabilities(\/|$)/,
+      },
       { label: 'Network', icon: NetworkIcon },
       { label: 'Policy', icon: PolicyIcon },
       { label: 'Compliance', icon: ChecklistIcon },

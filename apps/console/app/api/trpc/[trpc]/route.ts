@@ -1,7 +1,4 @@
-import { appRouter } from '@palisade/api';
-import { TRPCError } from '@trpc/server';
-import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { contextFactory } from '@/lib/server/api';
+import { contextFactory, serverModules } from '@/lib/server/api';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -9,7 +6,11 @@ export const runtime = 'nodejs';
 /** How long a request waits for the first NATS connection before it is answered 503. */
 const CONNECT_WAIT_MS = 5000;
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(
+  TRPCError: typeof import('@trpc/server').TRPCError,
+  promise: Promise<T>,
+  ms: number,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(
       () =>
@@ -34,13 +35,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-function handler(req: Request) {
-  return fetchRequestHandler({
+async function handler(req: Request) {
+  // The API and tRPC's server come from node_modules at run time (see lib/server/api.ts).
+  const { api, adapter, trpc } = await serverModules();
+  return adapter.fetchRequestHandler({
     endpoint: '/api/trpc',
     req,
-    router: appRouter,
+    router: api.appRouter,
     createContext: async ({ req, resHeaders }) => {
-      const factory = await withTimeout(contextFactory(), CONNECT_WAIT_MS);
+      const factory = await withTimeout(trpc.TRPCError, contextFactory(), CONNECT_WAIT_MS);
       return factory({ req, resHeaders });
     },
     onError({ error, path }) {
