@@ -23,7 +23,14 @@ import {
   type ScanSummary,
   subjects,
 } from '@palisade/protocol';
-import { deserializeDb, matchInventory, scanImage, type VulnDb, type VulnDbStore } from '@palisade/scanner';
+import {
+  deserializeDb,
+  InventoryCache,
+  matchInventory,
+  scanImage,
+  type VulnDb,
+  type VulnDbStore,
+} from '@palisade/scanner';
 import type { CryptoKey } from 'jose';
 import { storeReport } from './reports.js';
 
@@ -53,6 +60,8 @@ class Serial {
 export class ScannerService {
   private current: LoadedDb | null = null;
   private readonly serial = new Serial();
+  /** Inventories of images seen before, by config digest: rescans fetch only manifest and config. */
+  private readonly inventories = new InventoryCache();
   readonly dropped = new Map<string, number>();
   scans = 0;
 
@@ -117,7 +126,7 @@ export class ScannerService {
             insecure: request.insecure,
             ...(request.platform ? { platform: request.platform } : {}),
           },
-          { db: loaded.db, workDir },
+          { db: loaded.db, workDir, cache: this.inventories },
         );
         this.scans++;
         return storeReport(this.prisma, {

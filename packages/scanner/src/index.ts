@@ -27,7 +27,13 @@ export {
   severityCounts,
 } from './report/index.js';
 export { toCycloneDx, toSpdx } from './sbom/index.js';
-export { type ImageScanResult, type ScanImageOptions, scanImage } from './scan.js';
+export {
+  ANALYZER_VERSION,
+  type ImageScanResult,
+  InventoryCache,
+  type ScanImageOptions,
+  scanImage,
+} from './scan.js';
 export { VulnDbStore } from './store/dbStore.js';
 export { compareVersions, InvalidVersionError, isValidVersion, satisfies } from './versions/index.js';
 export {

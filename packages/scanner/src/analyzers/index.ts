@@ -218,6 +218,23 @@ async function analyzeLanguageFile(
   }
 }
 
+const FIXED_PATHS = new Set([...OS_PATHS, ...APK_PATHS, ...RPM_PATHS, '/var/lib/dpkg/status']);
+
+/**
+ * Whether an analyzer may read the file at `path` (relative to the image root) with this mode and
+ * size: the same rules the analyzers walk with, so an image can be unpacked selectively.
+ */
+export function isInventoryPath(path: string, mode: number, size: number): boolean {
+  const rel = `/${path.replace(/^\/+/, '')}`;
+  if (FIXED_PATHS.has(rel) || rel.startsWith('/var/lib/dpkg/status.d/')) return true;
+  return SPECS.some(
+    (spec) =>
+      spec.nameMatch(rel) &&
+      spec.scopes.some((sc) => inScope(rel, sc)) &&
+      (!spec.statMatch || spec.statMatch({ rel, host: '', size, mode })),
+  );
+}
+
 /** Inventory plus the warnings collected on the way (unreadable or oversized files, corrupt records). */
 export async function analyzeRootfsWithWarnings(
   rootDir: string,

@@ -38,6 +38,7 @@ export function emptyStats(): UnpackStats {
     opaqueDirs: 0,
     skippedDevices: 0,
     skippedOther: 0,
+    skippedUnselected: 0,
     uncompressedBytes: 0,
   };
 }
@@ -74,7 +75,19 @@ export class LayerApplier {
   constructor(
     readonly root: string,
     readonly stats: UnpackStats = emptyStats(),
+    private readonly select?: (path: string, entry: { mode: number; size: number }) => boolean,
   ) {}
+
+  private unselected(comps: readonly string[], entry: { mode: number; size: number }): boolean {
+    return this.select !== undefined && !this.select(comps.join('/'), entry);
+  }
+
+  /** A file this scan does not want still replaces whatever a lower layer had at its path. */
+  private skipUnselected(parent: readonly string[], base: string): void {
+    const dir = this.resolveDir(parent, false);
+    if (dir) this.remove([...dir, base]);
+    this.stats.skippedUnselected++;
+  }
 
   private abs(rel: readonly string[]): string {
     return rel.length === 0 ? this.root : join(this.root, ...rel);
@@ -222,6 +235,7 @@ export class LayerApplier {
         return;
       }
       case 'file': {
+        if (this.unselected(comps, entry)) return this.skipUnselected(parent, base);
         const dir = this.resolveDir(parent, true);
         const rel = [...(dir as string[]), base];
         this.remove(rel);
@@ -262,6 +276,10 @@ export class LayerApplier {
         const targetDir = targetBase === undefined ? null : this.resolveDir(targetComps.slice(0, -1), false);
         const targetRel = targetDir && targetBase !== undefined ? [...targetDir, targetBase] : null;
         const targetSt = targetRel ? lstatOrNull(this.abs(targetRel)) : null;
+        // Selective unpacking: a link to a file that was not written is skipped like that file.
+        if (this.select !== undefined && !targetSt) {
+          return this.skipUnselected(parent, base);
+        }
         if (!targetRel || !targetSt) {
           throw new ImageError(
             'unsafe-path',

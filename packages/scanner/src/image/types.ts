@@ -74,6 +74,8 @@ export interface UnpackStats {
   skippedDevices: number;
   /** Entries of a tar type this module does not materialise (e.g. GNU sparse, volume labels). */
   skippedOther: number;
+  /** Regular files and hardlinks left out because `UnpackOptions.select` did not want them. */
+  skippedUnselected: number;
   /** Sum of the uncompressed layer sizes. */
   uncompressedBytes: number;
 }
@@ -83,6 +85,8 @@ export interface UnpackedImage {
   rootDir: string;
   metadata: ImageMetadata;
   stats: UnpackStats;
+  /** False when `UnpackOptions.skipLayers` chose to skip them. */
+  layersApplied: boolean;
   /** Removes the scan's temporary directory (rootDir included). Safe to call twice. */
   cleanup(): Promise<void>;
 }
@@ -95,6 +99,18 @@ export interface UnpackOptions {
   /** Largest sum of the uncompressed layers; default 8 GiB. */
   maxTotalBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Which regular files to write (path relative to the root, without a leading '/'). Directories,
+   * symlinks and whiteouts are always applied, so the selected files end up exactly where the full
+   * image would have them; everything else is skipped, which makes scans much faster.
+   */
+  select?: (path: string, entry: { mode: number; size: number }) => boolean;
+  /**
+   * Called once the manifest and config are read and verified, before any layer is fetched. Returning
+   * true skips the layers (the caller already has what it needs for this config digest, e.g. a cached
+   * inventory): the result then has `layersApplied: false` and an empty root.
+   */
+  skipLayers?: (configDigest: string) => boolean;
 }
 
 /** Every failure of this module is an ImageError with a stable `code`. */

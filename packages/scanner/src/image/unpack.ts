@@ -573,9 +573,14 @@ export async function unpackImage(source: ImageSource, options: UnpackOptions = 
     const image = await resolve(source, ctx);
     const diffIds = image.config.rootfs?.diff_ids;
     const stats = emptyStats();
-    const applier = new LayerApplier(rootDir, stats);
+    const applier = new LayerApplier(rootDir, stats, options.select);
     const layers: LayerInfo[] = [];
-    for (const [i, layer] of image.layers.entries()) {
+    const skip = options.skipLayers?.(image.configDigest) ?? false;
+    if (skip) {
+      for (const l of image.layers)
+        layers.push({ digest: l.digest ?? '', size: l.size ?? 0, mediaType: l.mediaType ?? '' });
+    }
+    for (const [i, layer] of (skip ? [] : image.layers).entries()) {
       if (options.signal?.aborted)
         throw new ImageError('aborted', 'unpack aborted', { cause: options.signal.reason });
       const label = `layer ${i + 1}/${image.layers.length} (${layer.digest ?? layer.name})`;
@@ -593,7 +598,7 @@ export async function unpackImage(source: ImageSource, options: UnpackOptions = 
       architecture: platform.architecture,
     };
     if (platform.variant) metadata.variant = platform.variant;
-    return { rootDir, metadata, stats, cleanup };
+    return { rootDir, metadata, stats, cleanup, layersApplied: !skip };
   } catch (err) {
     await cleanup();
     if (options.signal?.aborted && !(err instanceof ImageError && err.code === 'aborted')) {
