@@ -43,7 +43,11 @@ afterEach(async () => {
 let layoutCount = 0;
 async function unpackLayers(
   layers: (TarSpec[] | Buffer)[],
-  options: { maxLayerBytes?: number; maxTotalBytes?: number } = {},
+  options: {
+    maxLayerBytes?: number;
+    maxTotalBytes?: number;
+    select?: (path: string, entry: { mode: number; size: number }) => boolean;
+  } = {},
 ) {
   const layout = join(base, 'layout', String(layoutCount++));
   const blobs = layers.map((l) => (Buffer.isBuffer(l) ? l : makeTar(l)));
@@ -110,6 +114,43 @@ describe('layer application', () => {
     expect((await fs.stat(join(r, 'etc/shadow'))).mode & 0o7777).toBe(0o640);
     expect(await read(r, 'implicit/parent/file')).toBe('x');
     expect(img.stats).toMatchObject({ files: 3, symlinks: 1, hardlinks: 1, layers: 1 });
+  });
+
+  test('selective unpacking keeps only wanted files, where the full image has them', async () => {
+    const wanted = (path: string) => path.startsWith('var/lib/dpkg/') || path === 'etc/os-release';
+    const layers: TarSpec[][] = [
+      [
+        { name: 'usr/', type: 'dir' },
+        { name: 'usr/lib/', type: 'dir' },
+        { name: 'usr/lib/os-release', content: 'ID=debian' },
+        { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' },
+        { name: 'var/lib/dpkg/status', content: 'old' },
+        { name: 'var/lib/dpkg/status.d/a', content: 'a' },
+        { name: 'usr/share/doc/big', content: 'x'.repeat(4096) },
+        { name: 'opt/', type: 'dir' },
+      ],
+      // An upper layer replaces status, hides status.d/a and turns a wanted path into an unwanted file.
+      [
+        { name: 'var/lib/dpkg/status', content: 'new' },
+        { name: 'var/lib/dpkg/status.d/.wh.a' },
+        { name: 'var/lib/dpkg/status.d/b', content: 'b' },
+      ],
+    ];
+    const img = await unpackLayers(layers, { select: wanted });
+    expect(await listTree(img.rootDir)).toEqual([
+      'etc',
+      'etc/os-release',
+      'var',
+      'var/lib',
+      'var/lib/dpkg',
+      'var/lib/dpkg/status',
+      'var/lib/dpkg/status.d',
+      'var/lib/dpkg/status.d/b',
+    ]);
+    expect(await read(img.rootDir, 'var/lib/dpkg/status')).toBe('new');
+    // The os-release symlink is kept; its unwanted target is not.
+    expect(await fs.readlink(join(img.rootDir, 'etc/os-release'))).toBe('../usr/lib/os-release');
+    expect(img.stats.skippedUnselected).toBeGreaterThanOrEqual(2);
   });
 
   test('whiteouts delete lower files and directories; later layers can re-add them', async () => {

@@ -221,6 +221,20 @@ export class LayerApplier {
 
     switch (entry.type) {
       case 'directory': {
+        if (this.select !== undefined) {
+          // Selective unpacking creates directories only when something wanted is written below them
+          // (resolveDir), which saves most of the filesystem work; a directory still replaces a
+          // lower layer's file or symlink at its path.
+          const dir = this.resolveDir(parent, false);
+          if (dir) {
+            const rel = [...dir, base];
+            const st = lstatOrNull(this.abs(rel));
+            if (st && !st.isDirectory()) this.remove(rel);
+            if (st?.isDirectory()) this.markWritten(rel);
+          }
+          this.stats.directories++;
+          return;
+        }
         const dir = this.resolveDir(parent, true);
         const rel = [...(dir as string[]), base];
         const path = this.abs(rel);
@@ -262,6 +276,15 @@ export class LayerApplier {
       case 'symlink': {
         if (entry.linkname === '')
           throw new ImageError('malformed-tar', `symlink "${entry.name}" has an empty target`);
+        // Selective unpacking keeps the symlinks analyzers may read or resolve through: wanted paths
+        // (e.g. /etc/os-release) and short ones (merged-/usr links such as /lib -> usr/lib).
+        if (
+          this.select !== undefined &&
+          comps.length > 3 &&
+          !this.select(comps.join('/'), { mode: 0o777, size: 0 })
+        ) {
+          return this.skipUnselected(parent, base);
+        }
         const dir = this.resolveDir(parent, true);
         const rel = [...(dir as string[]), base];
         this.remove(rel);
