@@ -11,8 +11,9 @@
  * against the API's real SQL: aggregation over the current reports only, filters, sort orders, paging
  * and scoping. Screenshots of each step land in test/artifacts/browser-vuln/.
  */
+
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
@@ -776,6 +777,26 @@ describe('vulnerabilities in a browser (real scanner, local registry)', () => {
       await poll(() => page.getByTestId('empty-state').textContent()).toContain('No known vulnerabilities');
     }
     await shot('15-scanned-report');
+
+    // Both SBOMs download as files generated from the stored inventory.
+    for (const [button, check] of [
+      [
+        'sbom-spdx',
+        (doc: { spdxVersion?: string; packages?: unknown[] }) =>
+          doc.spdxVersion === 'SPDX-2.3' && (doc.packages?.length ?? 0) > packages,
+      ],
+      [
+        'sbom-cyclonedx',
+        (doc: { bomFormat?: string; components?: unknown[] }) =>
+          doc.bomFormat === 'CycloneDX' && (doc.components?.length ?? 0) >= packages,
+      ],
+    ] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(button).click()]);
+      const path = await download.path();
+      const doc = JSON.parse(await readFile(path, 'utf8'));
+      expect(check(doc), `${button}: ${download.suggestedFilename()}`).toBe(true);
+      expect(download.suggestedFilename()).toContain(reportId);
+    }
 
     // The new report is the current one for that image in the cluster.
     await page.goto(url(`/vulnerabilities?tab=images&cluster=${PROD}`));

@@ -164,6 +164,29 @@ describe('registry scans through the hub', () => {
     );
   });
 
+  it('serves SPDX and CycloneDX SBOMs of a stored report', async () => {
+    const report = (await caller(admin).vulnerabilities.reports({ search: 'debian-vuln' })).items[0];
+    if (!report) throw new Error('no report for the debian image');
+    const spdx = JSON.parse(
+      (await caller(admin).vulnerabilities.sbom({ reportId: report.id, format: 'spdx' })).json,
+    );
+    expect(spdx.spdxVersion).toBe('SPDX-2.3');
+    expect(spdx.packages.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['libssl1.1', 'libexpat1']),
+    );
+    const cdx = JSON.parse(
+      (await caller(admin).vulnerabilities.sbom({ reportId: report.id, format: 'cyclonedx' })).json,
+    );
+    expect(cdx.vulnerabilities.map((v: { id: string }) => v.id)).toEqual(
+      expect.arrayContaining(openssl.cves),
+    );
+    await expect(
+      caller(edgeViewer).vulnerabilities.sbom({ reportId: report.id, format: 'spdx' }),
+    ).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+  });
+
   it('reports a clear error for an image that does not exist, storing nothing', async () => {
     const before = (await caller(admin).vulnerabilities.reports({})).total;
     await expect(

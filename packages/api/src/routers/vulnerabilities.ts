@@ -1,5 +1,6 @@
 import { Prisma } from '@palisade/db';
-import { ClusterName, Severity } from '@palisade/protocol';
+import { ClusterName, PackageInventory, Severity } from '@palisade/protocol';
+import { toCycloneDx, toSpdx } from '@palisade/scanner';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import type { AuthedContext } from '../trpc.js';
@@ -121,6 +122,41 @@ export const vulnerabilitiesRouter = router({
         a.vulnerabilityId.localeCompare(b.vulnerabilityId),
     );
     return { report, findings: findings.map((f) => ({ ...f, id: f.id.toString() })) };
+  }),
+
+  /** The SBOM of a scanned image or workload, from its stored inventory (and findings, for CycloneDX). */
+  sbom: clusterOrHubProcedure(
+    'vulnerability.read',
+    z.object({ reportId: z.uuid(), format: z.enum(['spdx', 'cyclonedx']) }),
+    clusterOfReport,
+  ).query(async ({ ctx, input }) => {
+    const report = await ctx.db.scanReport.findUniqueOrThrow({ where: { id: input.reportId } });
+    const inventory = PackageInventory.parse(report.inventory);
+    const image = { reference: report.imageRef, digest: report.imageDigest ?? '' };
+    const tool = { name: 'palisade', version: '0.1.0' };
+    if (input.format === 'spdx') {
+      const document = toSpdx({ image, inventory, tool, created: report.createdAt });
+      return { filename: `${report.id}.spdx.json`, json: JSON.stringify(document, null, 2) };
+    }
+    const rows = await ctx.db.finding.findMany({ where: { reportId: report.id }, take: 20_000 });
+    const findings = rows.map((f) => ({
+      vulnerabilityId: f.vulnerabilityId,
+      aliases: f.aliases,
+      package: { name: f.packageName, version: f.packageVersion, ecosystem: f.ecosystem, purl: f.purl },
+      fixedVersion: f.fixedVersion,
+      severity: f.severity as Severity,
+      cvss: f.cvssScore !== null && f.cvssVector ? { vector: f.cvssVector, score: f.cvssScore } : null,
+      source: f.source,
+    }));
+    const document = toCycloneDx({
+      image,
+      inventory,
+      findings,
+      tool,
+      created: report.createdAt,
+      specVersion: '1.6',
+    });
+    return { filename: `${report.id}.cdx.json`, json: JSON.stringify(document, null, 2) };
   }),
 
   /** Vulnerabilities across the current reports the caller may see, aggregated per CVE; server-side paging. */
