@@ -22,6 +22,7 @@ import {
   type EnrollRequest,
   ProtocolError,
 } from '@palisade/protocol';
+import { nodeColumns } from './ingest.js';
 import type { CommandLog } from './log/commandLog.js';
 import type { Logger } from './logger.js';
 import type { Command } from './state/commands.js';
@@ -245,19 +246,7 @@ export class Hub {
           data: {
             id: nodeId,
             cluster: claims.sub,
-            hostname: node.hostname,
-            kernel: node.kernel,
-            arch: node.arch,
-            osId: node.os.id,
-            osName: node.os.name,
-            osVersion: node.os.version,
-            agentVersion: node.agentVersion,
-            runtimeName: node.containerRuntime?.name ?? null,
-            runtimeSocket: node.containerRuntime?.socket ?? null,
-            runtimeVersion: node.containerRuntime?.version ?? null,
-            runtimeError: node.containerRuntime?.error ?? null,
-            cpus: node.cpus ?? null,
-            memoryBytes: node.memoryBytes === undefined ? null : BigInt(node.memoryBytes),
+            ...nodeColumns(node),
             status: 'online',
             enrolledAt: new Date(at),
             lastHeartbeatAt: new Date(at),

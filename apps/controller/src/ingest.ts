@@ -16,7 +16,8 @@ export type Disposition = 'ack' | 'term' | 'retry';
 
 const CREDENTIAL_CACHE_MAX = 10_000;
 
-function nodeColumns(node: NodeInfo) {
+/** The nodes-table columns for what an agent reports about its machine. */
+export function nodeColumns(node: NodeInfo) {
   return {
     hostname: node.hostname,
     kernel: node.kernel,
