@@ -109,6 +109,8 @@ export class ManagedProcess {
 export interface StackOptions {
   heartbeatIntervalMs?: number;
   withConsole?: boolean;
+  /** Run this many Raft-replicated controllers (3 or 5) instead of one. */
+  raftReplicas?: number;
 }
 
 export class Stack {
@@ -154,7 +156,14 @@ export class Stack {
     this.databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${this.databaseName}`);
     const { migrate } = await import('@palisade/db');
     await migrate(this.databaseUrl);
-    await this.startController();
+    if (this.options.raftReplicas) {
+      const ports = await Promise.all(Array.from({ length: this.options.raftReplicas }, () => freePort()));
+      this.raftPeers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
+      for (let id = 1; id <= this.options.raftReplicas; id++) this.startReplica(id);
+      await Promise.all([...this.replicas.values()].map((r) => r.waitForOutput(/controller ready/, 60_000)));
+    } else {
+      await this.startController();
+    }
     if (this.options.withConsole) await this.startConsole();
     return this;
   }
@@ -174,6 +183,34 @@ export class Stack {
       storeDir,
     ]);
     await this.nats.waitForOutput(/Server is ready/);
+  }
+
+  raftPeers = '';
+  readonly replicas = new Map<number, ManagedProcess>();
+
+  /** Starts (or restarts) Raft replica `id` of the group; resolves once spawned, not once ready. */
+  startReplica(id: number): ManagedProcess {
+    const replica = this.spawn(`controller-${id}`, process.execPath, [
+      join(ROOT, 'apps/controller/dist/main.js'),
+      '--state-dir',
+      join(this.dir, `controller-${id}`),
+      '--nats',
+      this.natsUrl,
+      '--database-url',
+      this.databaseUrl,
+      '--id',
+      `replica-${id}`,
+      '--raft-id',
+      String(id),
+      '--raft-peers',
+      this.raftPeers,
+      '--raft-tick-ms',
+      '50',
+      '--heartbeat-interval-ms',
+      String(this.options.heartbeatIntervalMs ?? 1000),
+    ]);
+    this.replicas.set(id, replica);
+    return replica;
   }
 
   controllerStateDir(): string {

@@ -238,12 +238,20 @@ async function run(argv: string[]): Promise<void> {
       if (output === 'json') return void console.log(JSON.stringify(controllers, null, 2));
       console.log(
         table(
-          ['ID', 'ROLE', 'TERM', 'APPLIED', 'STARTED', 'OBSERVATIONS', 'DROPPED'],
+          ['ID', 'RAFT', 'ROLE', 'TERM', 'APPLIED', 'LAG', 'STARTED', 'OBSERVATIONS', 'DROPPED'],
           controllers.map((c) => [
             c.id,
+            c.raftId ? String(c.raftId) : '-',
             c.role,
             String(c.term),
             String(c.appliedIndex),
+            // A follower's lag as its leader reports it.
+            (() => {
+              if (!c.raftId) return '-';
+              const leader = controllers.find((l) => l.role === 'leader');
+              const lag = leader?.followers?.[String(c.raftId)]?.lag;
+              return c.role === 'leader' ? '0' : lag === undefined ? '?' : String(lag);
+            })(),
             age(c.startedAt),
             String(c.observationsAccepted),
             Object.entries(c.dropped)

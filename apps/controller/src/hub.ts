@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   FailureRateLimiter,
   generatePassword,
@@ -32,6 +32,8 @@ export interface HubOptions {
   id: string;
   heartbeatIntervalMs: number;
   now?: () => Date;
+  /** This controller's Raft id, when the log is replicated. */
+  raftId?: number;
   /** Counters reported in `status`. */
   stats?: () => { dropped: Record<string, number>; observationsAccepted: number };
 }
@@ -113,6 +115,9 @@ export class Hub {
   status(): ControllerStatus {
     const s = this.log.status();
     const stats = this.options.stats?.() ?? { dropped: {}, observationsAccepted: 0 };
+    const followers = s.followers
+      ? Object.fromEntries(Object.entries(s.followers).map(([id, f]) => [id, { match: f.match, lag: f.lag }]))
+      : undefined;
     return {
       id: this.options.id,
       role: s.role,
@@ -120,6 +125,9 @@ export class Hub {
       appliedIndex: s.appliedIndex,
       startedAt: this.startedAt.toISOString(),
       ...stats,
+      ...(this.options.raftId ? { raftId: this.options.raftId, leaderId: s.leaderId ?? null } : {}),
+      ...(followers ? { followers } : {}),
+      stateDigest: createHash('sha256').update(JSON.stringify(this.log.state.snapshot())).digest('hex'),
     };
   }
 

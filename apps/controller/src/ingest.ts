@@ -61,7 +61,8 @@ export class ObservationIngest {
 
   constructor(
     private readonly db: DbClient,
-    private readonly state: DesiredState,
+    /** A getter: a replicated log replaces its state object when it installs a snapshot. */
+    private readonly stateOf: () => DesiredState,
     private readonly keys: () => SigningKeyPair,
     private readonly log: Logger,
     readonly drops: DropCounter = new DropCounter(log),
@@ -110,9 +111,10 @@ export class ObservationIngest {
       });
       return 'term';
     }
-    if (!this.state.getNode(where.nodeId)) {
-      this.drops.drop('unknown-node', { subject });
-      return 'term';
+    if (!this.stateOf().getNode(where.nodeId)) {
+      // The credential is valid, so the hub enrolled this node: this replica has not applied that yet.
+      this.drops.drop('unknown-node-yet', { subject });
+      return 'retry';
     }
     const at = new Date(Math.min(receivedAt.getTime(), Date.now()));
     try {
@@ -165,7 +167,7 @@ export class ObservationIngest {
   }
 
   private async nodeReport(cluster: string, nodeId: string, node: NodeInfo, at: Date): Promise<void> {
-    const enrolled = this.state.getNode(nodeId);
+    const enrolled = this.stateOf().getNode(nodeId);
     await this.db.node.upsert({
       where: { id: nodeId },
       update: nodeColumns(node),

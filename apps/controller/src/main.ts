@@ -9,13 +9,20 @@ import { createDbClient } from '@palisade/db';
 import { z } from 'zod';
 import { Hub } from './hub.js';
 import { ObservationIngest, sweepOffline } from './ingest.js';
+import type { CommandLog } from './log/commandLog.js';
 import { LocalLog } from './log/localLog.js';
 import { lockStateDir } from './log/stateLock.js';
 import { DropCounter, jsonLogger } from './logger.js';
-import { consumeObservations, serveRequests } from './service.js';
+import { RaftLog } from './raft/raftLog.js';
+import { consumeObservations, serveRequests, serveStatus } from './service.js';
 
 const USAGE = `usage: palisade-controller --state-dir DIR [--nats URL] [--database-url URL] [--id NAME]
-                           [--heartbeat-interval-ms N] [--offline-after-ms N]`;
+                           [--heartbeat-interval-ms N] [--offline-after-ms N]
+                           [--raft-id N --raft-peers 1=HOST:PORT,2=HOST:PORT,3=HOST:PORT]
+
+  Without --raft-id the controller runs alone on a local write-ahead log. With it, it is one of the
+  3 or 5 Raft replicas listed in --raft-peers (the same list on every replica); only the leader serves
+  console and enrollment requests, every replica ingests observations.`;
 
 const Options = z.object({
   'state-dir': z.string().min(1),
@@ -26,7 +33,22 @@ const Options = z.object({
   id: z.string().default(`${hostname()}-${randomBytes(3).toString('hex')}`),
   'heartbeat-interval-ms': z.coerce.number().int().min(100).max(300_000).default(5000),
   'offline-after-ms': z.coerce.number().int().min(300).max(3_600_000).optional(),
+  'raft-id': z.coerce.number().int().min(1).max(1000).optional(),
+  'raft-peers': z.string().optional(),
+  'raft-tick-ms': z.coerce.number().int().min(5).max(1000).default(100),
 });
+
+/** Parses `1=host:port,2=host:port`; every replica gets the same list. */
+export function parsePeers(text: string): Map<number, { host: string; port: number }> {
+  const peers = new Map<number, { host: string; port: number }>();
+  for (const part of text.split(',').filter(Boolean)) {
+    const m = part.trim().match(/^(\d+)=([^:\s]+):(\d+)$/);
+    if (!m) throw new Error(`--raft-peers: "${part}" is not ID=HOST:PORT`);
+    peers.set(Number(m[1]), { host: m[2] as string, port: Number(m[3]) });
+  }
+  if (peers.size !== 3 && peers.size !== 5) throw new Error('--raft-peers: run 3 or 5 controllers');
+  return peers;
+}
 
 function parseOptions() {
   try {
@@ -38,6 +60,9 @@ function parseOptions() {
         id: { type: 'string' },
         'heartbeat-interval-ms': { type: 'string' },
         'offline-after-ms': { type: 'string' },
+        'raft-id': { type: 'string' },
+        'raft-peers': { type: 'string' },
+        'raft-tick-ms': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -64,7 +89,27 @@ async function main() {
 
   await mkdir(options['state-dir'], { recursive: true, mode: 0o700 });
   const unlock = await lockStateDir(options['state-dir']);
-  const commandLog = await LocalLog.open(options['state-dir'], (msg) => log('warn', msg));
+  const raftId = options['raft-id'];
+  let raftLog: RaftLog | undefined;
+  let commandLog: CommandLog;
+  if (raftId !== undefined) {
+    if (!options['raft-peers']) throw new Error('--raft-id needs --raft-peers');
+    const peers = parsePeers(options['raft-peers']);
+    const listen = peers.get(raftId);
+    if (!listen) throw new Error(`--raft-peers does not list this controller's id ${raftId}`);
+    raftLog = await RaftLog.open({
+      id: raftId,
+      dir: join(options['state-dir'], 'raft'),
+      peers,
+      listen,
+      voters: [...peers.keys()],
+      tickMs: options['raft-tick-ms'],
+      log,
+    });
+    commandLog = raftLog;
+  } else {
+    commandLog = await LocalLog.open(options['state-dir'], (msg) => log('warn', msg));
+  }
   const db = createDbClient(options['database-url']);
   const drops = new DropCounter(log);
   let ingest: ObservationIngest | undefined;
@@ -72,7 +117,13 @@ async function main() {
     id: options.id,
     heartbeatIntervalMs,
     stats: () => ({ dropped: Object.fromEntries(drops.counts), observationsAccepted: ingest?.accepted ?? 0 }),
+    ...(raftId !== undefined ? { raftId } : {}),
   });
+  // Replicated: the first leader bootstraps the hub; the others wait until they have applied it.
+  while (raftLog && !commandLog.state.isBootstrapped()) {
+    if (raftLog.status().leaderReady) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const firstAdmin = await hub.bootstrap();
   if (firstAdmin) {
     const path = join(options['state-dir'], 'initial-admin.json');
@@ -96,8 +147,30 @@ async function main() {
     }
   })();
 
-  ingest = new ObservationIngest(db, commandLog.state, () => hub.signingKeys(), log, drops);
-  serveRequests(nc, hub, drops, log);
+  ingest = new ObservationIngest(
+    db,
+    () => commandLog.state,
+    () => hub.signingKeys(),
+    log,
+    drops,
+  );
+  serveStatus(nc, hub);
+  // Only a leader that has applied everything committed serves requests: writes need the leader, and
+  // reads then see every acknowledged write. Followers leave the queue group.
+  let serving: { stop(): void } | undefined;
+  const followLeadership = () => {
+    const lead = !raftLog || raftLog.status().leaderReady;
+    if (lead && !serving) {
+      serving = serveRequests(nc, hub, drops, log);
+      if (raftLog) log('info', 'serving requests as the leader', { raftId, term: raftLog.status().term });
+    } else if (!lead && serving) {
+      serving.stop();
+      serving = undefined;
+      log('info', 'no longer the leader: stopped serving requests', { raftId });
+    }
+  };
+  followLeadership();
+  const leadership = raftLog ? setInterval(followLeadership, 50) : undefined;
   const stop = new AbortController();
   const consuming = consumeObservations(nc, ingest, log, stop.signal);
   const sweeper = setInterval(
@@ -122,6 +195,7 @@ async function main() {
     stopping = true;
     log('info', 'stopping', { signal });
     clearInterval(sweeper);
+    if (leadership) clearInterval(leadership);
     stop.abort();
     await nc.drain().catch(() => {});
     await consuming.catch(() => {});

@@ -32,9 +32,18 @@ function respond(msg: Msg, body: unknown): void {
   if (msg.reply) msg.respond(encode(body));
 }
 
-/** Binds the hub's handlers to NATS request/reply subjects, in the controllers' queue group. */
-export function serveRequests(nc: NatsConnection, hub: Hub, drops: DropCounter, log: Logger): void {
-  nc.subscribe(subjects.controller, {
+/**
+ * Binds the hub's handlers to NATS request/reply subjects, in the controllers' queue group. With
+ * replicated controllers only the leader serves them (see main.ts), so writes always reach the leader;
+ * `stop()` leaves the queue group when leadership is lost.
+ */
+export function serveRequests(
+  nc: NatsConnection,
+  hub: Hub,
+  drops: DropCounter,
+  log: Logger,
+): { stop(): void } {
+  const controller = nc.subscribe(subjects.controller, {
     queue: CONTROLLER_QUEUE,
     callback: (_err, msg) => {
       const request = decode(ControllerRequest, msg.data);
@@ -54,7 +63,7 @@ export function serveRequests(nc: NatsConnection, hub: Hub, drops: DropCounter, 
       );
     },
   });
-  nc.subscribe(subjects.enroll, {
+  const enroll = nc.subscribe(subjects.enroll, {
     queue: CONTROLLER_QUEUE,
     callback: (_err, msg) => {
       const request = decode(EnrollRequest, msg.data);
@@ -76,6 +85,19 @@ export function serveRequests(nc: NatsConnection, hub: Hub, drops: DropCounter, 
         },
       );
     },
+  });
+  return {
+    stop() {
+      controller.unsubscribe();
+      enroll.unsubscribe();
+    },
+  };
+}
+
+/** Every replica answers status requests on its own (request-many), so operators see them all. */
+export function serveStatus(nc: NatsConnection, hub: Hub): void {
+  nc.subscribe(subjects.controllerStatus, {
+    callback: (_err, msg) => respond(msg, { ok: true, result: hub.status() }),
   });
 }
 

@@ -5,6 +5,7 @@ import {
   type ControllerRequestInput,
   type ControllerResult,
   ControllerResults,
+  ControllerStatus,
   decode,
   encode,
   ProtocolError,
@@ -17,6 +18,26 @@ export class ControllerClient {
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5000,
   ) {}
+
+  /** Every controller replica's own status (leader or not), gathered for up to `maxWaitMs`. */
+  async statuses(maxWaitMs = 500): Promise<ControllerStatus[]> {
+    const out: ControllerStatus[] = [];
+    try {
+      const replies = await this.nc.requestMany(subjects.controllerStatus, encode({}), {
+        strategy: 'timer',
+        maxWait: maxWaitMs,
+      });
+      for await (const msg of replies) {
+        const reply = decode(ControllerReply, msg.data);
+        if (!reply.ok || !reply.value.ok) continue;
+        const status = ControllerStatus.safeParse(reply.value.result);
+        if (status.success) out.push(status.data);
+      }
+    } catch (err) {
+      throw new ProtocolError('INTERNAL', `controllers unavailable: ${(err as Error).message}`);
+    }
+    return out.sort((a, b) => (a.raftId ?? 0) - (b.raftId ?? 0) || a.id.localeCompare(b.id));
+  }
 
   async call<Op extends ControllerOp>(
     request: Extract<ControllerRequestInput, { op: Op }>,

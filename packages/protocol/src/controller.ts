@@ -61,6 +61,12 @@ export const ControllerStatus = z.object({
   /** Inputs this controller refused since it started, by reason (malformed, impersonation, ...). */
   dropped: z.record(z.string(), z.number().int().nonnegative()),
   observationsAccepted: z.number().int().nonnegative(),
+  /** Replicated controllers: the leader's Raft id as this replica knows it, and (on the leader) each follower's lag in entries. */
+  raftId: z.number().int().positive().optional(),
+  leaderId: z.number().int().positive().nullable().optional(),
+  followers: z.record(z.string(), z.object({ match: z.number().int(), lag: z.number().int() })).optional(),
+  /** SHA-256 of the applied desired state: equal on replicas that applied the same log prefix. */
+  stateDigest: z.string().optional(),
 });
 export type ControllerStatus = z.infer<typeof ControllerStatus>;
 

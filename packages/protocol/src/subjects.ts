@@ -16,6 +16,8 @@ export const subjects = {
   enroll: 'palisade.v1.enroll',
   /** Console/CLI → controllers, request/reply: desired-state commands and reads. */
   controller: 'palisade.v1.controller',
+  /** Every controller replica answers with its own status (request-many), leader or not. */
+  controllerStatus: 'palisade.v1.controller.status',
   /** JetStream stream holding every observation agents send. */
   observationStream: 'PALISADE_OBS_V1',
   observationWildcard: 'palisade.v1.obs.>',

@@ -12,6 +12,14 @@ export interface CommandLog {
   propose(command: Command): Promise<ApplyResult>;
   /** The applied desired state; read-only for callers. */
   readonly state: DesiredState;
-  status(): { role: 'leader' | 'follower' | 'candidate' | 'standalone'; term: number; appliedIndex: number };
+  status(): {
+    role: 'leader' | 'follower' | 'candidate' | 'standalone';
+    term: number;
+    appliedIndex: number;
+    /** Replicated logs only. */
+    leaderId?: number | undefined;
+    leaderReady?: boolean;
+    followers?: Record<string, { match: number; lag: number }>;
+  };
   close(): Promise<void>;
 }

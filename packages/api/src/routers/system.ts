@@ -4,9 +4,11 @@ export const systemRouter = router({
   /** Liveness of the console itself; does not touch the controllers or the database. */
   health: publicProcedure.query(() => ({ ok: true as const })),
 
-  controllers: globalProcedure('controller.read').query(async ({ ctx }) => [
-    await ctx.controller.call({ op: 'status' }),
-  ]),
+  /** Every controller replica: role, term, applied index, followers' lag (on the leader), drop counts. */
+  controllers: globalProcedure('controller.read').query(async ({ ctx }) => {
+    const all = await ctx.controller.statuses();
+    return all.length > 0 ? all : [await ctx.controller.call({ op: 'status' })];
+  }),
 
   /** Recent events across every cluster the caller may read. */
   events: scopedListProcedure('node.read').query(async ({ ctx }) => {
