@@ -158,8 +158,13 @@ async function main() {
   // Only a leader that has applied everything committed serves requests: writes need the leader, and
   // reads then see every acknowledged write. Followers leave the queue group.
   let serving: { stop(): void } | undefined;
+  // The term in which this replica, as leader, had applied everything committed: it serves from then
+  // until it stops being that term's leader (applied may trail commit for a moment under load).
+  let readyTerm = -1;
   const followLeadership = () => {
-    const lead = !raftLog || raftLog.status().leaderReady;
+    const st = raftLog?.status();
+    if (st?.role === 'leader' && st.leaderReady) readyTerm = st.term;
+    const lead = !st || (st.role === 'leader' && st.term === readyTerm);
     if (lead && !serving) {
       serving = serveRequests(nc, hub, drops, log);
       if (raftLog) log('info', 'serving requests as the leader', { raftId, term: raftLog.status().term });

@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// npm run bench:raft — three controller processes on loopback (fsync on, real PostgreSQL and NATS):
+// committed writes/s and latency with concurrent clients, then failover time over repeated SIGKILLs
+// of the leader (kill → first acknowledged write through the new leader). Prints figures and ends with
+// one JSON line. Not measured yet: the 50 MB snapshot catch-up (see the closing note of issue 3).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const { connect } = await import('@nats-io/transport-node');
+const { ControllerClient } = await import('@palisade/api');
+const { migrate } = await import('@palisade/db');
+const pg = (await import('pg')).default;
+
+const KILLS = Number(process.env.RAFT_BENCH_KILLS ?? 30);
+const CLIENTS = Number(process.env.RAFT_BENCH_CLIENTS ?? 128);
+const WRITE_SECONDS = Number(process.env.RAFT_BENCH_WRITE_SECONDS ?? 5);
+const TICK_MS = Number(process.env.RAFT_BENCH_TICK_MS ?? 50);
+
+const freePort = () =>
+  new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))];
+};
+const round = (x) => Math.round(x * 10) / 10;
+
+const dir = mkdtempSync(join(tmpdir(), 'palisade-bench-raft-'));
+const children = [];
+function run(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.out = '';
+  child.stdout.on('data', (d) => (child.out += d));
+  child.stderr.on('data', (d) => (child.out += d));
+  children.push(child);
+  return child;
+}
+const natsPort = await freePort();
+const nats = run('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')]);
+while (!nats.out.includes('Server is ready')) await sleep(50);
+const dbName = `palisade_bench_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${dbName}`);
+const dbUrl = `postgresql://postgres@127.0.0.1:5432/${dbName}`;
+await migrate(dbUrl);
+
+const ports = [await freePort(), await freePort(), await freePort()];
+const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
+const replicas = new Map();
+function startReplica(id) {
+  const child = run(process.execPath, [
+    join(root, 'apps/controller/dist/main.js'),
+    ...[
+      '--state-dir',
+      join(dir, `c${id}`),
+      '--nats',
+      `nats://127.0.0.1:${natsPort}`,
+      '--database-url',
+      dbUrl,
+    ],
+    ...[
+      '--id',
+      `bench-${id}`,
+      '--raft-id',
+      String(id),
+      '--raft-peers',
+      peers,
+      '--raft-tick-ms',
+      String(TICK_MS),
+    ],
+  ]);
+  replicas.set(id, child);
+  return child;
+}
+for (const id of [1, 2, 3]) startReplica(id);
+
+const nc = await connect({
+  servers: `nats://127.0.0.1:${natsPort}`,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 100,
+});
+const client = new ControllerClient(nc, 500);
+const actor = { userId: 'bench', username: 'bench' };
+async function leaderOf(expected = 3) {
+  for (;;) {
+    const s = await client.statuses(300).catch(() => []);
+    const leader = s.find((c) => c.role === 'leader');
+    if (leader && s.length >= expected) return { leader, all: s };
+    await sleep(50);
+  }
+}
+
+try {
+  await leaderOf();
+  // --- throughput: CLIENTS concurrent writers for WRITE_SECONDS ----------------------------------
+  let seq = 0;
+  const latencies = [];
+  let errors = 0;
+  const errorKinds = new Map();
+  const deadline = performance.now() + WRITE_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        try {
+          await client.call({ op: 'cluster.create', actor, name: `b-${seq++}` });
+          latencies.push(performance.now() - t);
+        } catch (err) {
+          errors++;
+          errorKinds.set(err.message.slice(0, 60), (errorKinds.get(err.message.slice(0, 60)) ?? 0) + 1);
+        }
+      }
+    }),
+  );
+  const writesPerSecond = latencies.length / WRITE_SECONDS;
+  console.log(
+    `writes: ${round(writesPerSecond)} committed/s with ${CLIENTS} clients (fsync on), latency p50 ${round(pct(latencies, 50))} ms, p99 ${round(pct(latencies, 99))} ms, ${errors} errors`,
+  );
+  if (errors) console.log('errors:', Object.fromEntries(errorKinds));
+
+  // --- failover: SIGKILL the leader KILLS times ---------------------------------------------------
+  const failovers = [];
+  for (let k = 0; k < KILLS; k++) {
+    const { leader } = await leaderOf(3);
+    const victim = replicas.get(leader.raftId);
+    if (process.env.RAFT_BENCH_VERBOSE)
+      console.log(`kill ${k + 1}: leader ${leader.raftId} term ${leader.term}`);
+    const killedAt = performance.now();
+    victim.kill('SIGKILL');
+    for (;;) {
+      try {
+        await client.call({ op: 'cluster.create', actor, name: `f-${k}-${seq++}` });
+        break;
+      } catch {
+        await sleep(5);
+      }
+    }
+    failovers.push(performance.now() - killedAt);
+    await new Promise((r) =>
+      victim.exitCode !== null || victim.signalCode !== null ? r() : victim.once('exit', r),
+    );
+    startReplica(leader.raftId);
+    // Wait for the restarted replica to catch up before the next kill.
+    for (let waited = 0; ; waited++) {
+      const s = await client.statuses(300).catch(() => []);
+      if (s.length === 3 && new Set(s.map((c) => c.stateDigest)).size === 1) break;
+      if (process.env.RAFT_BENCH_VERBOSE && waited % 20 === 0) {
+        console.log(`  waiting: ${s.map((c) => `${c.raftId}:${c.role}:${c.appliedIndex}`).join(' ')}`);
+      }
+      await sleep(50);
+    }
+  }
+  console.log(
+    `failover over ${KILLS} SIGKILLs: p50 ${round(pct(failovers, 50))} ms, p99 ${round(pct(failovers, 99))} ms, max ${round(Math.max(...failovers))} ms (tick ${TICK_MS} ms, election timeout ${TICK_MS * 10}-${TICK_MS * 20} ms)`,
+  );
+  const figures = {
+    clients: CLIENTS,
+    writesPerSecond: round(writesPerSecond),
+    writeP50Ms: round(pct(latencies, 50)),
+    writeP99Ms: round(pct(latencies, 99)),
+    kills: KILLS,
+    failoverP50Ms: round(pct(failovers, 50)),
+    failoverP99Ms: round(pct(failovers, 99)),
+    failoverTargetMs: 1500,
+    failoverWithinTarget: pct(failovers, 99) <= 1500,
+    writesTarget: 5000,
+    writesWithinTarget: writesPerSecond >= 5000,
+    snapshot50MbMs: null,
+  };
+  console.log(JSON.stringify(figures));
+} finally {
+  await nc.close().catch(() => {});
+  for (const c of children) c.kill('SIGKILL');
+  await sleep(200);
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+  await admin.end();
+  rmSync(dir, { recursive: true, force: true });
+}
