@@ -1,28 +1,11 @@
-/**
- * The console in a real browser against the real stack: a private nats-server (JetStream), a
- * private PostgreSQL database, the controller, `next start` of the built console, and the enforcer
- * agent started with the join command the page shows. Chromium from Debian, driven by playwright-core.
- * No mocks. Screenshots of every main step land in test/artifacts/browser/.
- */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openConsole, recordFailure, requireBrowserPrerequisites } from '../support/browser.js';
 import { type ManagedProcess, ROOT, Stack } from '../support/stack.js';
 
-const CHROMIUM = process.env.PALISADE_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = join(ROOT, 'test/artifacts/browser');
 const HOSTNAME = 'browser-node-1';
 const CLUSTER = `br-${Date.now().toString(36)}`;
@@ -50,32 +33,16 @@ function url(path: string): string {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set PALISADE_CHROMIUM`,
-    );
-  }
-  if (!existsSync(join(ROOT, 'apps/console/.next/BUILD_ID'))) {
-    throw new Error(
-      'apps/console/.next is missing: build the console first (npm run build, or npm run build -w @palisade/console)',
-    );
-  }
-  await mkdir(ARTIFACTS, { recursive: true });
+  requireBrowserPrerequisites();
   await stack.start();
   admin = await stack.initialAdmin();
   agentDir = await mkdtemp(join(tmpdir(), 'palisade-browser-agent-'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: stack.consoleUrl });
-  page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  ({ browser, context, page } = await openConsole(stack, ARTIFACTS));
 }, 180_000);
 
 // A failed step leaves a screenshot of the page as it was, and the processes' recent output.
 afterEach(async ({ task }) => {
-  if (task.result?.state !== 'fail' || !browser) return;
-  const name = task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-  await page.screenshot({ path: join(ARTIFACTS, `FAILED-${name}.png`), fullPage: true }).catch(() => {});
-  console.error(`page: ${page.url()}\n${stack.logs()}`);
+  if (task.result?.state === 'fail' && browser) await recordFailure(page, stack, ARTIFACTS, task.name);
 });
 
 afterAll(async () => {

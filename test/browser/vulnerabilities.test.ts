@@ -1,42 +1,17 @@
-/**
- * The Vulnerabilities section of the console in a real browser against the real stack (private
- * nats-server, private PostgreSQL database, controller, `next start` of the built console; Debian's
- * Chromium driven by playwright-core).
- *
- * Clusters are created through the API and nodes enroll over NATS, as agents do. The scan reports and
- * their findings are OBSERVED-STATE TEST DATA written straight into the stack's database: in
- * production the hub's scanners write them (registry scans, and inventories forwarded by agents). The
- * data is realistic — real advisories for the packages of alpine 3.11 and Debian 12 images, two
- * clusters, a hub-wide registry scan, and an image scanned twice — so that the pages are checked
- * against the API's real SQL: aggregation over the current reports only, filters, sort orders, paging
- * and scoping. Screenshots of each step land in test/artifacts/browser-vuln/.
- */
-
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import { createDbClient, type DbClient } from '@palisade/db';
 import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
 import { sharedPath } from '@palisade/testdata';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openConsole, recordFailure, requireBrowserPrerequisites } from '../support/browser.js';
 import { TestRegistry } from '../support/registry.js';
 import { ROOT, Stack } from '../support/stack.js';
 import { installVulnDb } from '../support/vulndb.js';
 
-const CHROMIUM = process.env.PALISADE_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = join(ROOT, 'test/artifacts/browser-vuln');
 const PROD = 'vuln-prod';
 const EDGE = 'vuln-edge';
@@ -414,33 +389,16 @@ async function cveIds(): Promise<string[]> {
 // ---------------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium or set PALISADE_CHROMIUM`);
-  }
-  if (!existsSync(join(ROOT, 'apps/console/.next/BUILD_ID'))) {
-    throw new Error(
-      'apps/console/.next is missing: build the console first (npm run build -w @palisade/console)',
-    );
-  }
-  await mkdir(ARTIFACTS, { recursive: true });
+  requireBrowserPrerequisites();
   await stack.start();
   admin = await stack.initialAdmin();
   nc = await connect({ servers: stack.natsUrl });
   db = createDbClient(stack.databaseUrl);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({
-    viewport: { width: 1440, height: 900 },
-    baseURL: stack.consoleUrl,
-  });
-  page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  ({ browser, page } = await openConsole(stack, ARTIFACTS));
 }, 180_000);
 
 afterEach(async ({ task }) => {
-  if (task.result?.state !== 'fail' || !browser) return;
-  const name = task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-  await page.screenshot({ path: join(ARTIFACTS, `FAILED-${name}.png`), fullPage: true }).catch(() => {});
-  console.error(`page: ${page.url()}\n${stack.logs()}`);
+  if (task.result?.state === 'fail' && browser) await recordFailure(page, stack, ARTIFACTS, task.name);
 });
 
 afterAll(async () => {

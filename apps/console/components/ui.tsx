@@ -323,3 +323,26 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return debounced;
 }
+
+/** Rows rendered at first; long tables grow on demand so a 20k-row report stays responsive. */
+const RENDER_STEP = 500;
+
+export function useRenderLimit(): { limit: number; more: () => void } {
+  const [limit, setLimit] = useState(RENDER_STEP);
+  return { limit, more: () => setLimit((l) => l + RENDER_STEP * 4) };
+}
+
+/** "Showing N of M" with a button for more; renders nothing when everything is shown. */
+export function ShowMore({ limit, total, onMore }: { limit: number; total: number; onMore: () => void }) {
+  if (total <= limit) return null;
+  return (
+    <div className="pager">
+      <span className="pager-range muted">
+        Showing {limit} of {total}
+      </span>
+      <button type="button" className="btn btn-small" onClick={onMore}>
+        Show more
+      </button>
+    </div>
+  );
+}

@@ -3,15 +3,13 @@
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
-import { type ReactNode, useState } from 'react';
+import type { ReactNode } from 'react';
 import { ChevronRightIcon } from '@/components/icons';
-import { ErrorState, Loading, RelativeTime } from '@/components/ui';
+import { ErrorState, Loading, RelativeTime, ShowMore, useRenderLimit } from '@/components/ui';
 import { SeverityBadge } from '@/components/vulns';
 import { type AffectedRow, type CveDetail, useTRPC } from '@/lib/trpc';
 import { advisoryLinks, clusterLabel, reportPath, shortDigest } from '@/lib/vulns';
 import { WorkloadCell } from '../../ImagesTab';
-
-const RENDER_STEP = 500;
 
 function Fact({ label, children, testId }: { label: string; children: ReactNode; testId?: string }) {
   return (
@@ -119,7 +117,7 @@ function Stats({ affected }: { affected: AffectedRow[] }) {
 }
 
 function Affected({ affected }: { affected: AffectedRow[] }) {
-  const [limit, setLimit] = useState(RENDER_STEP);
+  const { limit, more } = useRenderLimit();
   return (
     <>
       <table className="table" data-testid="affected-table">
@@ -185,20 +183,7 @@ function Affected({ affected }: { affected: AffectedRow[] }) {
           ))}
         </tbody>
       </table>
-      {affected.length > limit && (
-        <div className="pager">
-          <span className="pager-range muted">
-            Showing {limit} of {affected.length}
-          </span>
-          <button
-            type="button"
-            className="btn btn-small"
-            onClick={() => setLimit((l) => l + RENDER_STEP * 4)}
-          >
-            Show more
-          </button>
-        </div>
-      )}
+      <ShowMore limit={limit} total={affected.length} onMore={more} />
     </>
   );
 }

@@ -5,7 +5,7 @@ import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { type ReactNode, useMemo, useState } from 'react';
 import { AlertIcon, ChevronRightIcon } from '@/components/icons';
-import { EmptyState, ErrorState, Loading, RelativeTime } from '@/components/ui';
+import { EmptyState, ErrorState, Loading, RelativeTime, ShowMore, useRenderLimit } from '@/components/ui';
 import { SeverityBadge } from '@/components/vulns';
 import { absoluteTime } from '@/lib/format';
 import { type FindingRow, type ReportDetail, useTRPC } from '@/lib/trpc';
@@ -24,7 +24,6 @@ import { SearchBox, useSearchBox } from '../../shared';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rows rendered at first; a report can hold thousands of findings. */
-const RENDER_STEP = 500;
 
 function Fact({ label, children, testId }: { label: string; children: ReactNode; testId?: string }) {
   return (
@@ -130,7 +129,7 @@ function Findings({ findings }: { findings: FindingRow[] }) {
   const [state, setState] = useUrlState({ sev: '', q: '' });
   const severity: Severity | '' = isSeverity(state.sev) ? state.sev : '';
   const search = useSearchBox(state.q, (q) => setState({ q }));
-  const [limit, setLimit] = useState(RENDER_STEP);
+  const { limit, more } = useRenderLimit();
   const q = search.text.trim().toLowerCase();
 
   const bySeverity = useMemo(() => {
@@ -259,20 +258,7 @@ function Findings({ findings }: { findings: FindingRow[] }) {
               ))}
             </tbody>
           </table>
-          {rows.length > limit && (
-            <div className="pager">
-              <span className="pager-range muted">
-                Showing {limit} of {rows.length}
-              </span>
-              <button
-                type="button"
-                className="btn btn-small"
-                onClick={() => setLimit((l) => l + RENDER_STEP * 4)}
-              >
-                Show more
-              </button>
-            </div>
-          )}
+          <ShowMore limit={limit} total={rows.length} onMore={more} />
         </>
       )}
     </div>
