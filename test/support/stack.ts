@@ -254,7 +254,15 @@ export class Stack {
   }
 
   async initialAdmin(): Promise<{ username: string; password: string }> {
-    return JSON.parse(await readFile(join(this.controllerStateDir(), 'initial-admin.json'), 'utf8'));
+    // Replicated: whichever replica led first bootstrapped the hub and holds the file.
+    const dirs = this.options.raftReplicas
+      ? [...this.replicas.keys()].map((id) => join(this.dir, `controller-${id}`))
+      : [this.controllerStateDir()];
+    for (const dir of dirs) {
+      const text = await readFile(join(dir, 'initial-admin.json'), 'utf8').catch(() => undefined);
+      if (text) return JSON.parse(text);
+    }
+    throw new Error(`no initial-admin.json in ${dirs.join(', ')}`);
   }
 
   async startConsole(): Promise<void> {

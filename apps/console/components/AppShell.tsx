@@ -82,6 +82,7 @@ const NAV: { heading: string; items: NavItem[] }[] = [
     heading: 'Administration',
     items: [
       { label: 'Access Control', icon: UsersIcon },
+      { label: 'Controllers', href: '/controllers', icon: GaugeIcon },
       { label: 'Audit', icon: LogIcon },
     ],
   },

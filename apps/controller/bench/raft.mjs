@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // npm run bench:raft — three controller processes on loopback (fsync on, real PostgreSQL and NATS):
 // committed writes/s and latency with concurrent clients, then failover time over repeated SIGKILLs
-// of the leader (kill → first acknowledged write through the new leader). Prints figures and ends with
-// one JSON line. Not measured yet: the 50 MB snapshot catch-up (see the closing note of issue 3).
+// of the leader (kill → first acknowledged write through the new leader), then a lagging follower
+// brought up through a ~50 MB snapshot (time, the leader's memory growth, both event loops' longest
+// stall). Prints figures and ends with one JSON line.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +22,15 @@ const KILLS = Number(process.env.RAFT_BENCH_KILLS ?? 30);
 const CLIENTS = Number(process.env.RAFT_BENCH_CLIENTS ?? 128);
 const WRITE_SECONDS = Number(process.env.RAFT_BENCH_WRITE_SECONDS ?? 5);
 const TICK_MS = Number(process.env.RAFT_BENCH_TICK_MS ?? 50);
+const SNAPSHOT_MB = Number(process.env.RAFT_BENCH_SNAPSHOT_MB ?? 50);
+const rssOf = (pid) => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+};
 
 const freePort = () =>
   new Promise((res) => {
@@ -102,6 +112,81 @@ async function leaderOf(expected = 3) {
   }
 }
 
+/** Kills a follower, writes ~SNAPSHOT_MB of desired state, restarts it and times its catch-up. */
+async function snapshotCatchUp() {
+  const { leader } = await leaderOf(3);
+  const followerId = [1, 2, 3].find((id) => id !== leader.raftId);
+  const follower = replicas.get(followerId);
+  follower.kill('SIGKILL');
+  await new Promise((r) =>
+    follower.exitCode !== null || follower.signalCode !== null ? r() : follower.once('exit', r),
+  );
+  // Big records: 32 labels of 63 characters and a 500-character description, ~3 KB each as stored.
+  const labels = Object.fromEntries(
+    Array.from({ length: 32 }, (_, i) => [`label-${i}`, `${'v'.repeat(56)}${String(i).padStart(7, '0')}`]),
+  );
+  const description = 'd'.repeat(500);
+  const perRecord =
+    JSON.stringify({
+      t: 'cluster',
+      r: { name: 's-000000', description, labels, createdAt: new Date().toISOString(), createdBy: 'bench' },
+    }).length + 1;
+  const needed = Math.ceil((SNAPSHOT_MB * 2 ** 20) / perRecord) + 1000; // + one snapshot interval
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < needed) {
+        const name = `s-${String(next++).padStart(6, '0')}`;
+        for (;;) {
+          try {
+            await client.call({ op: 'cluster.create', actor, name, description, labels });
+            break;
+          } catch (err) {
+            if (/already exists/.test(err.message)) break;
+            await sleep(20);
+          }
+        }
+      }
+    }),
+  );
+  const { leader: now } = await leaderOf(2);
+  const leaderProc = replicas.get(now.raftId);
+  const target = now.appliedIndex;
+  const bytes = now.snapshotBytes ?? 0;
+  await sleep(1500); // let the leader's loop settle so its stall series shows only the catch-up
+  const rssBase = rssOf(leaderProc.pid);
+  let rssPeak = rssBase;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssOf(leaderProc.pid))), 25);
+  const startedAt = performance.now();
+  startReplica(followerId);
+  let firstAnswerAt;
+  let caught;
+  for (;;) {
+    const all = await client.statuses(300).catch(() => []);
+    const f = all.find((c) => c.raftId === followerId);
+    if (f && firstAnswerAt === undefined) firstAnswerAt = performance.now();
+    if (f && f.appliedIndex >= target) {
+      caught = { at: performance.now(), follower: f, leader: all.find((c) => c.role === 'leader') };
+      break;
+    }
+    await sleep(20);
+  }
+  clearInterval(sampler);
+  // Stalls from the follower's first status answer on: its process start-up (module loading, WAL
+  // replay) is not part of installing the snapshot.
+  const seconds = Math.ceil((caught.at - firstAnswerAt) / 1000) + 1;
+  const stall = (s) => Math.max(0, ...(s?.eventLoopMaxMsPerSecond ?? []).slice(-seconds));
+  return {
+    bytes,
+    catchUpMs: caught.at - firstAnswerAt,
+    sinceStartMs: caught.at - startedAt,
+    leaderRssGrowth: rssPeak - rssBase,
+    leaderRssPeak: rssPeak,
+    leaderStallMs: stall(caught.leader),
+    followerStallMs: stall(caught.follower),
+  };
+}
+
 try {
   await leaderOf();
   // --- throughput: CLIENTS concurrent writers for WRITE_SECONDS ----------------------------------
@@ -165,6 +250,11 @@ try {
   console.log(
     `failover over ${KILLS} SIGKILLs: p50 ${round(pct(failovers, 50))} ms, p99 ${round(pct(failovers, 99))} ms, max ${round(Math.max(...failovers))} ms (tick ${TICK_MS} ms, election timeout ${TICK_MS * 10}-${TICK_MS * 20} ms)`,
   );
+  // --- snapshot catch-up: a follower misses ~SNAPSHOT_MB of state and comes back -------------------
+  const snapshot = await snapshotCatchUp();
+  console.log(
+    `snapshot: follower caught up through a ${round(snapshot.bytes / 2 ** 20)} MiB snapshot in ${round(snapshot.catchUpMs)} ms (from its first status answer; process start to caught up ${round(snapshot.sinceStartMs)} ms); leader RSS +${round(snapshot.leaderRssGrowth / 2 ** 20)} MiB (peak ${round(snapshot.leaderRssPeak / 2 ** 20)} MiB); longest event-loop stall during catch-up: leader ${snapshot.leaderStallMs} ms, follower ${snapshot.followerStallMs} ms`,
+  );
   const figures = {
     clients: CLIENTS,
     writesPerSecond: round(writesPerSecond),
@@ -177,7 +267,15 @@ try {
     failoverWithinTarget: pct(failovers, 99) <= 1500,
     writesTarget: 5000,
     writesWithinTarget: writesPerSecond >= 5000,
-    snapshot50MbMs: null,
+    snapshotBytes: snapshot.bytes,
+    snapshotCatchUpMs: round(snapshot.catchUpMs),
+    snapshotProcessStartToCaughtUpMs: round(snapshot.sinceStartMs),
+    snapshotLeaderRssGrowthBytes: snapshot.leaderRssGrowth,
+    snapshotLeaderStallMs: snapshot.leaderStallMs,
+    snapshotFollowerStallMs: snapshot.followerStallMs,
+    snapshotTargetMs: 3000,
+    snapshotWithinTarget:
+      snapshot.catchUpMs <= 3000 && Math.max(snapshot.leaderStallMs, snapshot.followerStallMs) <= 50,
   };
   console.log(JSON.stringify(figures));
 } finally {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   FailureRateLimiter,
   generatePassword,
@@ -36,6 +36,8 @@ export interface HubOptions {
   raftId?: number;
   /** Counters reported in `status`. */
   stats?: () => { dropped: Record<string, number>; observationsAccepted: number };
+  /** Reports the longest recent event-loop stall in `status`. */
+  eventLoop?: { maxMs(): number; perSecondMs(): number[] };
 }
 
 function unwrap(result: ApplyResult): unknown {
@@ -127,7 +129,16 @@ export class Hub {
       ...stats,
       ...(this.options.raftId ? { raftId: this.options.raftId, leaderId: s.leaderId ?? null } : {}),
       ...(followers ? { followers } : {}),
-      stateDigest: createHash('sha256').update(JSON.stringify(this.log.state.snapshot())).digest('hex'),
+      stateDigest: this.log.state.digest(),
+      ...(this.options.eventLoop
+        ? {
+            eventLoopMaxMs: this.options.eventLoop.maxMs(),
+            eventLoopMaxMsPerSecond: this.options.eventLoop.perSecondMs(),
+          }
+        : {}),
+      ...(s.snapshotBytes !== undefined ? { snapshotBytes: s.snapshotBytes } : {}),
+      rssBytes: process.memoryUsage.rss(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
     };
   }
 

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { createDbClient } from '@palisade/db';
 import { z } from 'zod';
+import { EventLoopWatch } from './eventLoop.js';
 import { Hub } from './hub.js';
 import { ObservationIngest, sweepOffline } from './ingest.js';
 import type { CommandLog } from './log/commandLog.js';
@@ -113,11 +114,14 @@ async function main() {
   const db = createDbClient(options['database-url']);
   const drops = new DropCounter(log);
   let ingest: ObservationIngest | undefined;
+  // Started once the controller is ready: start-up work (module loading, key import) is not a stall.
+  const eventLoop = new EventLoopWatch();
   const hub = new Hub(commandLog, db, log, {
     id: options.id,
     heartbeatIntervalMs,
     stats: () => ({ dropped: Object.fromEntries(drops.counts), observationsAccepted: ingest?.accepted ?? 0 }),
     ...(raftId !== undefined ? { raftId } : {}),
+    eventLoop,
   });
   // Replicated: the first leader bootstraps the hub; the others wait until they have applied it.
   while (raftLog && !commandLog.state.isBootstrapped()) {
@@ -187,6 +191,7 @@ async function main() {
     Math.min(1000, heartbeatIntervalMs),
   );
   await nc.flush();
+  eventLoop.start();
   log('info', 'controller ready', {
     id: options.id,
     nats: options.nats,

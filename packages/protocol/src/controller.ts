@@ -67,6 +67,14 @@ export const ControllerStatus = z.object({
   followers: z.record(z.string(), z.object({ match: z.number().int(), lag: z.number().int() })).optional(),
   /** SHA-256 of the applied desired state: equal on replicas that applied the same log prefix. */
   stateDigest: z.string().optional(),
+  /** The longest event-loop stall in the last minute (ms), resident memory and JS heap in use (bytes). */
+  eventLoopMaxMs: z.number().nonnegative().optional(),
+  /** The same, per second for the last minute (oldest first). */
+  eventLoopMaxMsPerSecond: z.array(z.number().nonnegative()).max(61).optional(),
+  /** Replicated controllers: size of the latest desired-state snapshot (bytes). */
+  snapshotBytes: z.number().int().nonnegative().optional(),
+  rssBytes: z.number().int().nonnegative().optional(),
+  heapUsedBytes: z.number().int().nonnegative().optional(),
 });
 export type ControllerStatus = z.infer<typeof ControllerStatus>;
 

@@ -4,5 +4,6 @@ export * from './enrollment.js';
 export * from './errors.js';
 export * from './inventory.js';
 export * from './observation.js';
+export * from './policy.js';
 export * from './scan.js';
 export * from './subjects.js';

@@ -20,6 +20,8 @@ export interface CommandLog {
     leaderId?: number | undefined;
     leaderReady?: boolean;
     followers?: Record<string, { match: number; lag: number }>;
+    /** Replicated logs only: size of the latest state-machine snapshot. */
+    snapshotBytes?: number;
   };
   close(): Promise<void>;
 }

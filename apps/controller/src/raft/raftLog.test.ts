@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { Command } from '../state/commands.js';
-import { NotLeaderError, RaftLog, type RaftLogOptions } from './raftLog.js';
+import { DesiredState } from '../state/desiredState.js';
+import { decodeSnapshot, encodeSnapshot, NotLeaderError, RaftLog, type RaftLogOptions } from './raftLog.js';
 
 const IDS = [1, 2, 3];
 
@@ -259,3 +260,29 @@ it('rejects a proposal whose entry a new leader overwrote (matched by request id
     expect(old.state.getCluster(`winner-${i}`)).toBeDefined();
   }
 }, 15_000);
+
+it('encodes large snapshots in slices that let the event loop run, and decodes both payload versions', async () => {
+  const state = new DesiredState();
+  for (let i = 1; i <= 20_000; i++) state.apply(i, createCluster(`c-${i}`));
+  let turns = 0;
+  const ticker = setInterval(() => turns++, 0);
+  const data = await encodeSnapshot(state);
+  const encodeTurns = turns;
+  const metadata = { index: 42, term: 3, confState: { voters: [1, 2, 3], learners: [] } };
+  const back = await decodeSnapshot({ metadata, data } as never);
+  const decodeTurns = turns - encodeTurns;
+  clearInterval(ticker);
+  expect(back.listClusters()).toHaveLength(20_000);
+  expect(back.digest()).toBe(state.digest());
+  expect(back.index).toBe(state.index);
+  // A 20k-record state takes well over one slice on any machine: timers must have fired in between.
+  expect(encodeTurns).toBeGreaterThan(0);
+  expect(decodeTurns).toBeGreaterThan(0);
+  // Snapshots written by earlier versions (one JSON document) still restore.
+  const v1 = new TextEncoder().encode(JSON.stringify({ v: 1, state: state.snapshot() }));
+  expect((await decodeSnapshot({ metadata, data: v1 } as never)).digest()).toBe(state.digest());
+  const bad = new TextEncoder().encode('{"v":9}\n');
+  await expect(decodeSnapshot({ metadata, data: bad } as never)).rejects.toThrow(
+    /unknown snapshot payload version 9/,
+  );
+});

@@ -16,7 +16,13 @@ import {
 import type { CommandLog } from '../log/commandLog.js';
 import type { Logger } from '../logger.js';
 import { Command } from '../state/commands.js';
-import { type ApplyResult, DesiredState, type DesiredStateSnapshot } from '../state/desiredState.js';
+import {
+  type ApplyResult,
+  DesiredState,
+  DesiredStateBuilder,
+  type DesiredStateSnapshot,
+  type SnapshotRecord,
+} from '../state/desiredState.js';
 import { type PeerAddress, TcpTransport, type TcpTransportOptions } from '../transport/transport.js';
 import { DiskStorage } from './diskStorage.js';
 
@@ -90,6 +96,7 @@ export interface RaftLogStatus {
    */
   leaderReady: boolean;
   snapshotIndex: number;
+  snapshotBytes: number;
   voters: number[];
   /** On the leader: per follower, the highest index known replicated and how far behind it is. */
   followers?: Record<number, { match: number; lag: number; state: string }>;
@@ -104,25 +111,57 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
 }
 
-/** The snapshot payload stored with DiskStorage snapshots. */
-interface SnapshotPayload {
+/**
+ * Snapshot payloads stored with DiskStorage snapshots. v2 is newline-delimited JSON: a `{"v":2}` line,
+ * then one `SnapshotRecord` per line, so a large state is written and read in slices that yield to the
+ * event loop in between (a 50 MB state never blocks it in one piece). v1 (one JSON document) is still read.
+ */
+interface SnapshotPayloadV1 {
   v: 1;
   state: DesiredStateSnapshot;
 }
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Longest stretch of snapshot work between two yields to the event loop. */
+const SLICE_MS = 8;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function encodeSnapshot(state: DesiredState): Uint8Array {
-  const payload: SnapshotPayload = { v: 1, state: state.snapshot() };
-  return enc.encode(JSON.stringify(payload));
+export async function encodeSnapshot(state: DesiredState): Promise<Uint8Array> {
+  const parts: Buffer[] = [Buffer.from('{"v":2}\n')];
+  let sliceStart = performance.now();
+  // The Ready loop is paused while this runs, so the state cannot change between slices.
+  for (const record of state.snapshotRecords()) {
+    parts.push(Buffer.from(`${JSON.stringify(record)}\n`));
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
+  }
+  return Buffer.concat(parts);
 }
 
-function decodeSnapshot(snap: Snapshot): DesiredState {
+export async function decodeSnapshot(snap: Snapshot): Promise<DesiredState> {
   if (snap.metadata.index === 0 || snap.data.byteLength === 0) return new DesiredState();
-  const payload = JSON.parse(dec.decode(snap.data)) as SnapshotPayload;
-  if (payload.v !== 1) throw new Error(`unknown snapshot payload version ${String(payload.v)}`);
-  return DesiredState.restore(payload.state);
+  const data = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
+  let end = data.indexOf(10);
+  if (end < 0) end = data.length;
+  const first = JSON.parse(data.toString('utf8', 0, end)) as { v?: unknown };
+  if (first.v === 1) return DesiredState.restore((first as SnapshotPayloadV1).state);
+  if (first.v !== 2) throw new Error(`unknown snapshot payload version ${String(first.v)}`);
+  const builder = new DesiredStateBuilder();
+  let sliceStart = performance.now();
+  for (let pos = end + 1; pos < data.length; ) {
+    let next = data.indexOf(10, pos);
+    if (next < 0) next = data.length;
+    if (next > pos) builder.add(JSON.parse(data.toString('utf8', pos, next)) as SnapshotRecord);
+    pos = next + 1;
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
+  }
+  return builder.finish();
 }
 
 /** Entry data of a command: JSON `{"r": requestId, "c": command}`. */
@@ -217,7 +256,7 @@ export class RaftLog implements CommandLog {
       }
       // The ConfState at the snapshot; entries after it (bootstrap ones included) are re-applied below.
       confState = snapshot.metadata.confState;
-      const state = decodeSnapshot(snapshot);
+      const state = await decodeSnapshot(snapshot);
       const node = new RawNode({
         id: opts.id,
         storage,
@@ -293,6 +332,7 @@ export class RaftLog implements CommandLog {
       leaderReady:
         r.state === 'leader' && r.committedEntryInCurrentTerm() && this.appliedIndex === r.raftLog.committed,
       snapshotIndex: this.storage.snapshot().metadata.index,
+      snapshotBytes: this.storage.snapshot().data.byteLength,
       voters: [...this.confState.voters],
     };
     if (r.state === 'leader') {
@@ -391,7 +431,7 @@ export class RaftLog implements CommandLog {
         await this.storage.persist(rd); // 1. durable (fdatasync when rd.mustSync)
         if (this.closed) return; // never send or apply after close: the node is gone
         this.transport.send(rd.messages); // 2. only after persist resolved
-        this.apply(rd); // 3. snapshot, committed entries, pending proposals
+        await this.apply(rd); // 3. snapshot, committed entries, pending proposals
         this.node.advance(); // 4.
         await this.maybeSnapshot();
       }
@@ -400,10 +440,10 @@ export class RaftLog implements CommandLog {
     }
   }
 
-  private apply(rd: Ready): void {
+  private async apply(rd: Ready): Promise<void> {
     if (rd.snapshot && rd.snapshot.metadata.index > this.appliedIndex) {
       const s = rd.snapshot;
-      this._state = decodeSnapshot(s);
+      this._state = await decodeSnapshot(s);
       this.confState = s.metadata.confState;
       this.appliedIndex = s.metadata.index;
       for (const [index, p] of this.inLog) {
@@ -451,7 +491,7 @@ export class RaftLog implements CommandLog {
     this.snapshotting = true;
     try {
       const index = this.appliedIndex;
-      await this.storage.createSnapshot(index, this.confState, encodeSnapshot(this._state));
+      await this.storage.createSnapshot(index, this.confState, await encodeSnapshot(this._state));
       const compactTo = index - this.snapshotKeep;
       if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
       this.log('info', 'snapshot taken', { component: 'raft', id: this.opts.id, index, compactTo });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Command } from './commands.js';
-import { DesiredState } from './desiredState.js';
+import { DesiredState, DesiredStateBuilder } from './desiredState.js';
 
 const actor = { userId: 'u-1', username: 'admin' };
 const t0 = '2026-11-23T10:00:00.000Z';
@@ -114,6 +114,45 @@ describe('DesiredState', () => {
     expect(restored.snapshot()).toEqual(state.snapshot());
     restored.apply(4, { ...createLocal, name: 'other' });
     expect(state.getCluster('other')).toBeUndefined();
+  });
+
+  it('keeps a content digest in step with every change, equal after a restore', () => {
+    const empty = new DesiredState().digest();
+    const { state } = stateWith(createLocal, token('jt0000000000000001'));
+    const before = state.digest();
+    expect(before).not.toBe(empty);
+    expect(DesiredState.restore(state.snapshot()).digest()).toBe(before);
+    // Mutating a record in place (consuming the token) must move the digest.
+    state.apply(3, consume('jt0000000000000001', 'n-00000001'));
+    const after = state.digest();
+    expect(after).not.toBe(before);
+    // The same commands on another replica give the same digest; a different history does not.
+    const { state: replica } = stateWith(
+      createLocal,
+      token('jt0000000000000001'),
+      consume('jt0000000000000001', 'n-00000001'),
+    );
+    expect(replica.digest()).toBe(after);
+    const { state: other } = stateWith(createLocal, token('jt0000000000000002'));
+    expect(other.digest()).not.toBe(before);
+  });
+
+  it('snapshots record by record and rebuilds an equal state from the records', () => {
+    const { state } = stateWith(
+      createLocal,
+      token('jt0000000000000001'),
+      consume('jt0000000000000001', 'n-00000001'),
+    );
+    const builder = new DesiredStateBuilder();
+    for (const record of state.snapshotRecords()) builder.add(JSON.parse(JSON.stringify(record)));
+    const rebuilt = builder.finish();
+    expect(rebuilt.snapshot()).toEqual(state.snapshot());
+    expect(rebuilt.digest()).toBe(state.digest());
+    const noHead = new DesiredStateBuilder();
+    expect(() =>
+      noHead.add({ t: 'node', r: { id: 'n', cluster: 'c', enrolledAt: t0, joinToken: 'j' } }),
+    ).toThrow(/before the head/);
+    expect(() => new DesiredStateBuilder().finish()).toThrow(/no head/);
   });
 
   it('hands out copies, not its own records', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Ed25519PrivateJwk } from '@palisade/auth';
 import type { ClusterView, JoinTokenView, ProtocolError, Role, Scope } from '@palisade/protocol';
 import type { Command } from './commands.js';
@@ -33,6 +34,22 @@ export interface DesiredStateSnapshot {
   nodes: NodeRecord[];
 }
 
+/** One line of a record-wise snapshot (see `snapshotRecords`). */
+export type SnapshotRecord =
+  | { t: 'head'; appliedIndex: number; signingKey: Ed25519PrivateJwk | null }
+  | { t: 'user'; r: UserRecord }
+  | { t: 'cluster'; r: ClusterView }
+  | { t: 'token'; r: TokenRecord }
+  | { t: 'node'; r: NodeRecord };
+
+const DIGEST_MOD = 1n << 256n;
+
+/** SHA-256 of one record as a 256-bit number; the state digest is the sum of these (mod 2^256). */
+function recordHash(kind: string, key: string, value: unknown): bigint {
+  const h = createHash('sha256').update(kind).update('\0').update(key).update('\0');
+  return BigInt(`0x${h.update(JSON.stringify(value)).digest('hex')}`);
+}
+
 function fail(code: ProtocolError['code'], message: string): ApplyResult {
   return { ok: false, code, message };
 }
@@ -49,6 +66,11 @@ export class DesiredState {
   private readonly clusters = new Map<string, ClusterView>();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly nodes = new Map<string, NodeRecord>();
+  /**
+   * A digest of the whole state kept up to date record by record (a sum of record hashes), so that
+   * reporting it costs nothing even when the state is tens of megabytes. The applied index is not in it.
+   */
+  private digestSum = 0n;
 
   get index(): number {
     return this.appliedIndex;
@@ -62,12 +84,32 @@ export class DesiredState {
     return this.applyCommand(command);
   }
 
+  /** Hex digest of the state's content: equal on replicas holding the same records. */
+  digest(): string {
+    return this.digestSum.toString(16).padStart(64, '0');
+  }
+
+  private hashIn(kind: string, key: string, value: unknown): void {
+    this.digestSum = (this.digestSum + recordHash(kind, key, value)) % DIGEST_MOD;
+  }
+  private hashOut(kind: string, key: string, value: unknown): void {
+    this.digestSum = (this.digestSum - recordHash(kind, key, value) + DIGEST_MOD) % DIGEST_MOD;
+  }
+  /** Changes a token in place, keeping the digest in step. */
+  private updateToken(token: TokenRecord, change: Partial<TokenRecord>): void {
+    this.hashOut('token', token.jti, token);
+    Object.assign(token, change);
+    this.hashIn('token', token.jti, token);
+  }
+
   private applyCommand(command: Command): ApplyResult {
     switch (command.type) {
       case 'bootstrap': {
         if (this.signingKey) return fail('CONFLICT', 'the hub is already bootstrapped');
         this.signingKey = command.signingKey;
+        this.hashIn('signingKey', '', command.signingKey);
         this.users.set(command.admin.username, { ...command.admin });
+        this.hashIn('user', command.admin.username, command.admin);
         return { ok: true, value: null };
       }
       case 'cluster.create': {
@@ -81,6 +123,7 @@ export class DesiredState {
           createdBy: command.actor.username,
         };
         this.clusters.set(command.name, cluster);
+        this.hashIn('cluster', cluster.name, cluster);
         return { ok: true, value: cluster };
       }
       case 'token.create': {
@@ -98,6 +141,7 @@ export class DesiredState {
           revokedAt: null,
         };
         this.tokens.set(command.jti, token);
+        this.hashIn('token', token.jti, token);
         return { ok: true, value: { ...token } };
       }
       case 'token.revoke': {
@@ -110,7 +154,7 @@ export class DesiredState {
         }
         if (token.revokedAt) return { ok: true, value: { ...token } };
         if (token.usedAt) return fail('CONFLICT', 'join token was already used; revoke the node instead');
-        token.revokedAt = command.at;
+        this.updateToken(token, { revokedAt: command.at });
         return { ok: true, value: { ...token } };
       }
       case 'token.consume': {
@@ -118,8 +162,7 @@ export class DesiredState {
         if (!check.ok) return check;
         if (this.nodes.has(command.nodeId)) return fail('CONFLICT', 'node id collision');
         const token = this.tokens.get(command.jti) as TokenRecord;
-        token.usedAt = command.at;
-        token.usedByNode = command.nodeId;
+        this.updateToken(token, { usedAt: command.at, usedByNode: command.nodeId });
         const node = {
           id: command.nodeId,
           cluster: command.cluster,
@@ -127,6 +170,7 @@ export class DesiredState {
           joinToken: command.jti,
         };
         this.nodes.set(node.id, node);
+        this.hashIn('node', node.id, node);
         return { ok: true, value: { ...node } };
       }
     }
@@ -186,15 +230,87 @@ export class DesiredState {
     });
   }
 
+  /**
+   * The state as a sequence of small records, for snapshots that are written and read piece by piece
+   * (a large state is never serialised in one blocking call). Records are live objects: serialise them
+   * before the state changes again.
+   */
+  *snapshotRecords(): Generator<SnapshotRecord> {
+    yield { t: 'head', appliedIndex: this.appliedIndex, signingKey: this.signingKey };
+    for (const r of this.users.values()) yield { t: 'user', r };
+    for (const r of this.clusters.values()) yield { t: 'cluster', r };
+    for (const r of this.tokens.values()) yield { t: 'token', r };
+    for (const r of this.nodes.values()) yield { t: 'node', r };
+  }
+
   static restore(snapshot: DesiredStateSnapshot): DesiredState {
-    const state = new DesiredState();
     const copy = structuredClone(snapshot);
-    state.appliedIndex = copy.appliedIndex;
-    state.signingKey = copy.signingKey;
-    for (const u of copy.users) state.users.set(u.username, u);
-    for (const c of copy.clusters) state.clusters.set(c.name, c);
-    for (const t of copy.tokens) state.tokens.set(t.jti, t);
-    for (const n of copy.nodes) state.nodes.set(n.id, n);
+    const builder = new DesiredStateBuilder();
+    builder.add({ t: 'head', appliedIndex: copy.appliedIndex, signingKey: copy.signingKey });
+    for (const r of copy.users) builder.add({ t: 'user', r });
+    for (const r of copy.clusters) builder.add({ t: 'cluster', r });
+    for (const r of copy.tokens) builder.add({ t: 'token', r });
+    for (const r of copy.nodes) builder.add({ t: 'node', r });
+    return builder.finish();
+  }
+
+  /** @internal used by DesiredStateBuilder: records already hashed into `digestSum`. */
+  static adopt(parts: {
+    appliedIndex: number;
+    signingKey: Ed25519PrivateJwk | null;
+    records: SnapshotRecord[];
+    digestSum: bigint;
+  }): DesiredState {
+    const state = new DesiredState();
+    state.appliedIndex = parts.appliedIndex;
+    state.signingKey = parts.signingKey;
+    state.digestSum = parts.digestSum;
+    for (const rec of parts.records) {
+      if (rec.t === 'user') state.users.set(rec.r.username, rec.r);
+      else if (rec.t === 'cluster') state.clusters.set(rec.r.name, rec.r);
+      else if (rec.t === 'token') state.tokens.set(rec.r.jti, rec.r);
+      else if (rec.t === 'node') state.nodes.set(rec.r.id, rec.r);
+    }
     return state;
+  }
+}
+
+/**
+ * Rebuilds a DesiredState from `snapshotRecords()` output fed one record at a time. Each record is
+ * hashed as it arrives, so a caller that feeds records in slices never blocks for the whole state.
+ */
+export class DesiredStateBuilder {
+  private head: Extract<SnapshotRecord, { t: 'head' }> | undefined;
+  private readonly records: SnapshotRecord[] = [];
+  private digestSum = 0n;
+
+  add(record: SnapshotRecord): void {
+    if (record.t === 'head') {
+      if (this.head) throw new Error('snapshot has a second head record');
+      this.head = record;
+      if (record.signingKey) this.hash('signingKey', '', record.signingKey);
+      return;
+    }
+    if (!this.head) throw new Error('snapshot record before the head record');
+    if (record.t === 'user') this.hash('user', record.r.username, record.r);
+    else if (record.t === 'cluster') this.hash('cluster', record.r.name, record.r);
+    else if (record.t === 'token') this.hash('token', record.r.jti, record.r);
+    else if (record.t === 'node') this.hash('node', record.r.id, record.r);
+    else throw new Error(`unknown snapshot record type ${String((record as { t: unknown }).t)}`);
+    this.records.push(record);
+  }
+
+  private hash(kind: string, key: string, value: unknown): void {
+    this.digestSum = (this.digestSum + recordHash(kind, key, value)) % DIGEST_MOD;
+  }
+
+  finish(): DesiredState {
+    if (!this.head) throw new Error('snapshot has no head record');
+    return DesiredState.adopt({
+      appliedIndex: this.head.appliedIndex,
+      signingKey: this.head.signingKey,
+      records: this.records,
+      digestSum: this.digestSum,
+    });
   }
 }
