@@ -300,6 +300,11 @@ export class Stack {
       hostname?: string;
       /** containerd socket to scan; by default a path that does not exist (no runtime). */
       containerdSocket?: string;
+      /**
+       * A bpffs directory of the test's own: the agent then enforces with the kernel back-ends (root).
+       * Without it the agent runs with --no-enforce, so tests never touch the host's enforcement.
+       */
+      bpfPinDir?: string;
       extra?: string[];
     },
   ): ManagedProcess {
@@ -314,6 +319,8 @@ export class Stack {
     if (options.joinToken) args.push('--join-token', options.joinToken);
     if (options.hostname) args.push('--hostname', options.hostname);
     args.push('--inventory-interval-ms', '1000', ...(options.extra ?? []));
+    if (options.bpfPinDir) args.push('--bpf-pin-dir', options.bpfPinDir);
+    else args.push('--no-enforce');
     // By default a socket path that does not exist: most tests are about enrollment, not containers.
     args.push('--containerd-socket', options.containerdSocket ?? join(this.dir, 'no-containerd.sock'));
     return this.spawn(name, process.execPath, args);

@@ -14,6 +14,8 @@ import {
 } from '@palisade/protocol';
 import { analyzeRootfs } from '@palisade/scanner';
 import { loadCredential, type StoredCredential, saveCredential } from './credential.js';
+import { EnforcementManager, openBackends } from './enforcement/manager.js';
+import { PolicySource } from './enforcement/policySource.js';
 import { collectNodeInfo, scanRuntime } from './nodeInfo.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -31,6 +33,12 @@ export interface AgentOptions {
   forwardInventories?: boolean;
   /** Where containers' root filesystems are reachable: `<procRoot>/<pid>/root`. */
   procRoot?: string;
+  /** Enforce the cluster's policy with the kernel back-ends (default on; needs root). */
+  enforce?: boolean;
+  /** bpffs directory for our pinned programs and maps (default /sys/fs/bpf/palisade). */
+  bpfPinDir?: string;
+  /** How often to report security events (default 1 s). */
+  eventReportIntervalMs?: number;
 }
 
 /** The hub refused to enroll us; retrying with the same token cannot help. */
@@ -59,6 +67,8 @@ export class Agent {
   private publishFailing = false;
   /** Containers whose inventory was forwarded, with the image it was read from. */
   private readonly inventoried = new Map<string, string>();
+  private enforcement: EnforcementManager | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -122,6 +132,7 @@ export class Agent {
         credential: accepted.credential,
         heartbeatIntervalMs: accepted.heartbeatIntervalMs,
         enrolledAt: new Date().toISOString(),
+        hubKey: accepted.hubKey,
       };
       await saveCredential(this.options.stateDir, credential);
       this.credential = credential;
@@ -176,7 +187,11 @@ export class Agent {
     await this.publish('node', await collectNodeInfo(runtime, this.options.hostname), force);
     // A runtime that did not answer says nothing about its containers: reporting an empty list would
     // mark every workload removed. The node report carries the error instead.
-    if (runtime?.error === undefined) await this.publish('workloads', { workloads }, force);
+    if (runtime?.error === undefined) {
+      await this.publish('workloads', { workloads }, force);
+      this.enforcement?.setWorkloads(workloads);
+    }
+    if (this.enforcement) await this.publish('enforcement', this.enforcement.status(), force);
     if (this.options.forwardInventories !== false) await this.forwardInventory(workloads);
   }
 
@@ -236,6 +251,60 @@ export class Agent {
     }
   }
 
+  /**
+   * Opens the kernel back-ends and enforces the cached policy at once (before the hub is reachable),
+   * then follows the hub's signed policy for this cluster.
+   */
+  async startEnforcement(): Promise<void> {
+    const credential = this.credential;
+    if (!credential) throw new Error('call ensureEnrolled() first');
+    const procRoot = this.options.procRoot ?? '/proc';
+    const { cgroupV2Root } = await import('@palisade/native');
+    const backends = openBackends({
+      ...(this.options.bpfPinDir ? { pinDir: this.options.bpfPinDir } : {}),
+      log: this.log,
+    });
+    const manager = new EnforcementManager(credential.cluster, backends, {
+      cgroupRoot: cgroupV2Root(),
+      procRoot,
+      log: this.log,
+    });
+    this.enforcement = manager;
+    if (!credential.hubKey) {
+      const reason =
+        'the stored credential predates signed policies (no hub key): only the initial Discover policy applies; re-enroll this node';
+      this.log('error', reason);
+      manager.noteRejected(reason);
+      return;
+    }
+    const source = new PolicySource(
+      credential.cluster,
+      credential.hubKey,
+      this.options.stateDir,
+      this.log,
+      (policy) => manager.setPolicy(policy),
+      (reason) => manager.noteRejected(reason),
+    );
+    await source.loadCached();
+    const { workloads } = await scanRuntime(this.options.containerdSocket);
+    manager.setWorkloads(workloads);
+    void source.follow(this.nc, this.stopping.signal);
+  }
+
+  private async reportSecurity(): Promise<void> {
+    const manager = this.enforcement;
+    if (!manager) return;
+    const { security, learned } = manager.drain();
+    if (security) await this.publish('security', security, true);
+    if (learned.length > 0) {
+      await this.publish(
+        'learned',
+        { policyRevision: manager.status().policyRevision ?? 0, behaviours: learned },
+        true,
+      );
+    }
+  }
+
   /** Starts heartbeats and inventory reports; resends everything after a reconnect. */
   run(): void {
     const credential = this.credential;
@@ -256,6 +325,7 @@ export class Agent {
     };
     every(credential.heartbeatIntervalMs, () => this.heartbeat());
     every(this.options.inventoryIntervalMs ?? 15_000, () => this.inventory());
+    if (this.enforcement) every(this.options.eventReportIntervalMs ?? 1000, () => this.reportSecurity());
     void (async () => {
       for await (const status of this.nc.status()) {
         if (status.type === 'reconnect') {
@@ -272,5 +342,9 @@ export class Agent {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.stopping.abort();
+    // The pinned eBPF programs keep enforcing while the agent is down; see native/README.md.
+    this.enforcement?.close();
+    this.enforcement = undefined;
   }
 }

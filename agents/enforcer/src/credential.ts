@@ -10,6 +10,8 @@ export const StoredCredential = z.object({
   credential: CompactJwt,
   heartbeatIntervalMs: z.number().int().positive(),
   enrolledAt: z.iso.datetime(),
+  /** The hub's public key, for signed policies. Absent in credentials from before policies existed. */
+  hubKey: z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string() }).optional(),
 });
 export type StoredCredential = z.infer<typeof StoredCredential>;
 
@@ -43,12 +45,16 @@ export async function loadCredential(stateDir: string): Promise<StoredCredential
 
 /** Atomic and durable: write a temp file, fsync it, rename over the old one, fsync the directory. */
 export async function saveCredential(stateDir: string, credential: StoredCredential): Promise<void> {
-  const path = credentialPath(stateDir);
+  await writeFileAtomic(credentialPath(stateDir), `${JSON.stringify(credential, null, 2)}\n`);
+}
+
+/** Writes a private (0600) file atomically and durably. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
   const file = await open(tmp, 'w', 0o600);
   try {
-    await file.writeFile(`${JSON.stringify(credential, null, 2)}\n`);
+    await file.writeFile(content);
     await file.sync();
   } finally {
     await file.close();

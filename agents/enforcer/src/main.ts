@@ -8,6 +8,10 @@ import { DEFAULT_CONTAINERD_SOCKET } from './containerd/index.js';
 
 const USAGE = `usage: palisade-enforcer --state-dir DIR [--nats URL] [--cluster NAME] [--join-token TOKEN]
                          [--containerd-socket PATH] [--hostname NAME] [--no-forward-inventories]
+                         [--no-enforce] [--bpf-pin-dir DIR]
+       palisade-enforcer uninstall [--bpf-pin-dir DIR]
+
+  uninstall removes every eBPF program, link and pin of ours (enforcement stops on this node).
 
   --join-token is needed only for the first start (or set PALISADE_JOIN_TOKEN); the credential the
   hub returns is kept in --state-dir and used on every later start.`;
@@ -29,6 +33,8 @@ const Options = z.object({
   hostname: z.string().min(1).max(253).optional(),
   'inventory-interval-ms': z.coerce.number().int().min(200).max(3_600_000).default(15_000),
   'no-forward-inventories': z.boolean().default(false),
+  'no-enforce': z.boolean().default(false),
+  'bpf-pin-dir': z.string().startsWith('/').optional(),
 });
 
 const log: Log = (level, msg, fields) =>
@@ -38,7 +44,7 @@ const log: Log = (level, msg, fields) =>
 
 function parseOptions() {
   try {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
       options: {
         'state-dir': { type: 'string' },
         nats: { type: 'string' },
@@ -48,13 +54,19 @@ function parseOptions() {
         hostname: { type: 'string' },
         'inventory-interval-ms': { type: 'string' },
         'no-forward-inventories': { type: 'boolean' },
+        'no-enforce': { type: 'boolean' },
+        'bpf-pin-dir': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
+      allowPositionals: true,
     });
     if (values.help) {
       console.log(USAGE);
       process.exit(0);
+    }
+    if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'uninstall')) {
+      throw new Error(`unknown command: ${positionals.join(' ')}`);
     }
     const parsed = Options.safeParse({
       ...values,
@@ -62,7 +74,7 @@ function parseOptions() {
     });
     if (!parsed.success)
       throw new Error(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
-    return parsed.data;
+    return { ...parsed.data, command: positionals[0] as 'uninstall' | undefined };
   } catch (err) {
     console.error(`palisade-enforcer: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -71,6 +83,17 @@ function parseOptions() {
 
 async function main() {
   const options = parseOptions();
+  if (options.command === 'uninstall') {
+    const { DEFAULT_PIN_DIR, uninstallBpf } = await import('@palisade/native');
+    const dir = options['bpf-pin-dir'] ?? DEFAULT_PIN_DIR;
+    const removed = uninstallBpf(dir);
+    console.log(
+      removed
+        ? `removed Palisade's eBPF programs, links and pins under ${dir}`
+        : `nothing of ours under ${dir}`,
+    );
+    return;
+  }
   const nc = await connect({
     servers: options.nats,
     name: 'palisade-enforcer',
@@ -88,6 +111,8 @@ async function main() {
       hostname: options.hostname,
       inventoryIntervalMs: options['inventory-interval-ms'],
       forwardInventories: !options['no-forward-inventories'],
+      enforce: !options['no-enforce'],
+      ...(options['bpf-pin-dir'] ? { bpfPinDir: options['bpf-pin-dir'] } : {}),
     },
     log,
   );
@@ -101,6 +126,7 @@ async function main() {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
   const identity = await agent.ensureEnrolled(stop.signal);
+  if (!options['no-enforce']) await agent.startEnforcement();
   agent.run();
   log('info', 'agent running', { cluster: identity.cluster, nodeId: identity.nodeId, nats: options.nats });
 }

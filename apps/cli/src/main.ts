@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { AppRouter } from '@palisade/api';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { parseClusterName, parseDuration, parseLabels, table, UsageError } from './args.js';
+import { POLICY_USAGE, parsePolicyArgs, policyCommand } from './commands/policy.js';
 import { scanImageCommand } from './commands/scan.js';
 import { dbBuild, dbImport, dbRollback, dbStatus, defaultDbDir, keysGenerate } from './commands/vulndb.js';
 import { configPath, loadConfig, saveConfig } from './config.js';
@@ -18,6 +19,7 @@ const USAGE = `usage: palisade <command> [options]
                                                           mint a single-use join token and print the join command
   node list CLUSTER [--output table|json]                 nodes of a cluster, online/offline
   controller status [--output table|json]                 each controller's role, term, applied index and dropped inputs
+${POLICY_USAGE}
 
   scan image REF|PATH [--format table|json|sarif|spdx|cyclonedx] [--fail-on critical|high|medium|low]
              [--db-dir DIR | --db FILE] [--trust PUBLIC_JWK] [--platform linux/arm64] [--insecure]
@@ -31,7 +33,7 @@ const USAGE = `usage: palisade <command> [options]
   db rollback [--db-dir DIR] [--trust PUBLIC_JWK]         go back to the previous DB
   keys generate --out DIR                                 an Ed25519 key pair for signing bundles
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 already exists, 4 not signed in or not permitted
+Exit codes: 0 ok, 1 error, 2 usage, 3 already exists (policy set: changed since you read it), 4 not signed in or not permitted
 (scan image: 0 pass, 1 vulnerabilities at or above --fail-on, 2 error).
 The DB directory defaults to $PALISADE_VULNDB_DIR or ~/.cache/palisade/vulndb; trusted keys to $PALISADE_VULNDB_TRUST.
 The session is kept in $PALISADE_CONFIG (default ~/.config/palisade/config.json).`;
@@ -94,6 +96,10 @@ function age(iso: string | null): string {
 let scanning = false;
 
 async function run(argv: string[]): Promise<void> {
+  if (argv[0] === 'policy' && !argv.includes('--help') && !argv.includes('-h')) {
+    // Usage mistakes and invalid policy files are reported before (and without) a session.
+    return policyCommand(parsePolicyArgs(argv.slice(1)), async () => (await signedIn()).api);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

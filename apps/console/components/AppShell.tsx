@@ -50,6 +50,11 @@ export function mayScanHubWide(me: Me): boolean {
   return mayScanImages(me) && me.scope.all;
 }
 
+/** policy.write: admins and cluster admins, on the clusters in their scope (viewers may only read). */
+export function mayWritePolicy(me: Me, cluster: string): boolean {
+  return mayManageTokens(me, cluster);
+}
+
 interface NavItem {
   label: string;
   href?: string;
@@ -74,7 +79,7 @@ const NAV: { heading: string; items: NavItem[] }[] = [
         match: /^\/vulnerabilities(\/|$)/,
       },
       { label: 'Network', icon: NetworkIcon },
-      { label: 'Policy', icon: PolicyIcon },
+      { label: 'Policy', href: '/policy', icon: PolicyIcon, match: /^\/policy(\/|$)/ },
       { label: 'Compliance', icon: ChecklistIcon },
     ],
   },

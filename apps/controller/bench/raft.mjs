@@ -69,8 +69,9 @@ await migrate(dbUrl);
 const ports = [await freePort(), await freePort(), await freePort()];
 const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
 const replicas = new Map();
-function startReplica(id) {
+function startReplica(id, nodeArgs = []) {
   const child = run(process.execPath, [
+    ...nodeArgs,
     join(root, 'apps/controller/dist/main.js'),
     ...[
       '--state-dir',
@@ -158,7 +159,9 @@ async function snapshotCatchUp() {
   let rssPeak = rssBase;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssOf(leaderProc.pid))), 25);
   const startedAt = performance.now();
-  startReplica(followerId);
+  // RAFT_BENCH_PROFILE_DIR: a CPU profile of the catching-up follower, to see where its time goes.
+  const profileDir = process.env.RAFT_BENCH_PROFILE_DIR;
+  startReplica(followerId, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   let firstAnswerAt;
   let caught;
   for (;;) {
@@ -172,6 +175,12 @@ async function snapshotCatchUp() {
     await sleep(20);
   }
   clearInterval(sampler);
+  if (profileDir) {
+    // The profile is written on a clean exit.
+    const f = replicas.get(followerId);
+    f.kill('SIGTERM');
+    await new Promise((r) => (f.exitCode !== null ? r() : f.once('exit', r)));
+  }
   // Stalls from the follower's first status answer on: its process start-up (module loading, WAL
   // replay) is not part of installing the snapshot.
   const seconds = Math.ceil((caught.at - firstAnswerAt) / 1000) + 1;

@@ -11,15 +11,18 @@ import {
   issueSession,
   SESSION_AUDIENCE,
   type SigningKeyPair,
+  signPolicy,
   verifyJoinToken,
   verifyPassword,
 } from '@palisade/auth';
 import type { DbClient } from '@palisade/db';
+import { candidatesFromBehaviours } from '@palisade/policy';
 import {
   type ControllerRequest,
   type ControllerStatus,
   type EnrollAccepted,
   type EnrollRequest,
+  type LearnedBehaviour,
   ProtocolError,
 } from '@palisade/protocol';
 import { nodeColumns } from './ingest.js';
@@ -38,6 +41,8 @@ export interface HubOptions {
   stats?: () => { dropped: Record<string, number>; observationsAccepted: number };
   /** Reports the longest recent event-loop stall in `status`. */
   eventLoop?: { maxMs(): number; perSecondMs(): number[] };
+  /** Publishes a signed policy for a cluster's agents (JetStream, last value per subject). */
+  publishPolicy?: (cluster: string, signed: string) => Promise<void>;
 }
 
 function unwrap(result: ApplyResult): unknown {
@@ -190,6 +195,24 @@ export class Hub {
       }
       case 'status':
         return this.status();
+      case 'policy.get':
+        if (!state.getCluster(request.cluster)) {
+          throw new ProtocolError('NOT_FOUND', `cluster "${request.cluster}" does not exist`);
+        }
+        return state.getPolicy(request.cluster);
+      case 'policy.set': {
+        const next = { ...request.policy, revision: request.policy.revision + 1 };
+        const policy = await this.propose({
+          type: 'policy.set',
+          at,
+          actor: request.actor,
+          cluster: request.cluster,
+          policy: next,
+        });
+        return this.published(request.cluster, policy);
+      }
+      case 'policy.learn':
+        return this.learn(request.cluster, request.nodeId, request.behaviours, at);
     }
   }
 
@@ -303,6 +326,70 @@ export class Hub {
       nodeId,
       credential,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      hubKey: this.publicJwk(),
     };
+  }
+
+  private publicJwk(): { kty: 'OKP'; crv: 'Ed25519'; x: string } {
+    const key = this.log.state.getSigningKey();
+    if (!key) throw new ProtocolError('INTERNAL', 'controller is not bootstrapped yet');
+    return { kty: key.kty, crv: key.crv, x: key.x };
+  }
+
+  // ---------------------------------------------------------------- policy distribution
+
+  /**
+   * Signs and publishes a cluster's current policy for its agents (last value per subject). Called
+   * by the leader after every policy change and when it starts serving, so the stream always holds
+   * what is committed even if an earlier leader died between commit and publish.
+   */
+  async publishPolicy(cluster: string): Promise<void> {
+    const publish = this.options.publishPolicy;
+    if (!publish) return;
+    const policy = this.log.state.getPolicy(cluster);
+    const envelope = { v: 1, cluster, revision: policy.revision, issuedAt: this.now().toISOString(), policy };
+    await publish(cluster, await signPolicy(envelope, this.signingKeys().privateKey));
+  }
+
+  async publishAllPolicies(): Promise<void> {
+    for (const cluster of this.log.state.policyClusters()) await this.publishPolicy(cluster);
+  }
+
+  /** Publishes after a committed change; a failed publish is logged and retried on the next change or leader start. */
+  private async published<T>(cluster: string, result: T): Promise<T> {
+    await this.publishPolicy(cluster).catch((err: Error) =>
+      this.logger('error', 'could not publish the policy to agents', { cluster, error: err.message }),
+    );
+    return result;
+  }
+
+  /** Turns Discover-mode behaviour from an agent into rules of the groups that are still learning. */
+  private async learn(
+    cluster: string,
+    nodeId: string,
+    behaviours: LearnedBehaviour[],
+    at: string,
+  ): Promise<{ added: number; revision: number }> {
+    const policy = this.log.state.getPolicy(cluster);
+    let added = 0;
+    for (const group of policy.groups) {
+      const mine = behaviours.filter(
+        (b) =>
+          b.group === group.name && (group.modes?.[b.kind] ?? policy.defaults.modes[b.kind]) === 'discover',
+      );
+      if (mine.length === 0) continue;
+      const candidates = candidatesFromBehaviours(mine);
+      const result = (await this.propose({
+        type: 'policy.learn',
+        at,
+        cluster,
+        nodeId,
+        group: group.name,
+        rules: { process: candidates.process, file: candidates.file, network: candidates.network },
+      })) as { added: number };
+      added += result.added;
+    }
+    const revision = this.log.state.getPolicy(cluster).revision;
+    return added > 0 ? this.published(cluster, { added, revision }) : { added, revision };
   }
 }

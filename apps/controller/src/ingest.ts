@@ -2,9 +2,12 @@ import { type AgentClaims, type SigningKeyPair, verifyAgentCredential } from '@p
 import type { DbClient } from '@palisade/db';
 import {
   decode,
+  type LearnedBehaviour,
   type NodeInfo,
   Observation,
   parseObservationSubject,
+  type SecurityEvent,
+  type SecurityObservation,
   type Workload,
 } from '@palisade/protocol';
 import type { Logger } from './logger.js';
@@ -58,6 +61,9 @@ function workloadColumns(w: Workload) {
 export class ObservationIngest {
   private readonly credentials = new Map<string, AgentClaims>();
   accepted = 0;
+
+  /** Set by the service: sends Discover-mode behaviour to the leader (followers cannot propose). */
+  forwardLearned?: (cluster: string, nodeId: string, behaviours: LearnedBehaviour[]) => Promise<void>;
 
   constructor(
     private readonly db: DbClient,
@@ -128,6 +134,19 @@ export class ObservationIngest {
         case 'workloads':
           await this.workloads(where.cluster, where.nodeId, obs.body.workloads, at);
           break;
+        case 'security':
+          await this.securityEvents(where.cluster, where.nodeId, obs.body);
+          break;
+        case 'enforcement':
+          await this.db.node.updateMany({
+            where: { id: where.nodeId },
+            data: { enforcement: obs.body as object },
+          });
+          break;
+        case 'learned':
+          if (!this.forwardLearned) throw new Error('this controller cannot forward learned behaviour');
+          await this.forwardLearned(where.cluster, where.nodeId, obs.body.behaviours);
+          break;
       }
     } catch (err) {
       // Database trouble is not the agent's fault: keep the message and try again later.
@@ -139,6 +158,44 @@ export class ObservationIngest {
     }
     this.accepted++;
     return 'ack';
+  }
+
+  /** Security events become rows of the event stream; the agent's own drop count is an event too. */
+  private async securityEvents(cluster: string, nodeId: string, body: SecurityObservation['body']) {
+    const severity = { deny: 'high', alert: 'medium', allow: 'info' } as const;
+    const verb = { deny: 'blocked', alert: 'alert', allow: 'learned' } as const;
+    const rows: Array<{
+      at: Date;
+      cluster: string;
+      nodeId: string;
+      containerId: string | null;
+      type: string;
+      severity: string;
+      message: string;
+      data: object;
+    }> = body.events.map((e) => ({
+      at: new Date(e.at),
+      cluster,
+      nodeId,
+      containerId: e.containerId,
+      type: `security.${e.kind}.${e.action === 'allow' ? 'learned' : e.action === 'deny' ? 'denied' : 'alert'}`,
+      severity: severity[e.action],
+      message: `${verb[e.action]}: ${describeEvent(e)} in ${e.containerName} (group ${e.group})${e.count > 1 ? ` ×${e.count}` : ''}`,
+      data: e as object,
+    }));
+    if (body.dropped > 0) {
+      rows.push({
+        at: new Date(),
+        cluster,
+        nodeId,
+        containerId: null,
+        type: 'security.dropped',
+        severity: 'medium',
+        message: `the agent dropped ${body.dropped} security events (buffers full)`,
+        data: { dropped: body.dropped },
+      });
+    }
+    if (rows.length > 0) await this.db.event.createMany({ data: rows });
   }
 
   private async heartbeat(cluster: string, nodeId: string, at: Date): Promise<void> {
@@ -245,4 +302,11 @@ export async function sweepOffline(
     log('warn', 'node offline', { cluster: node.cluster, nodeId: node.id });
   }
   return marked;
+}
+
+function describeEvent(e: SecurityEvent): string {
+  if (e.kind === 'network')
+    return `connect to ${e.daddr ?? '?'}:${e.dport ?? '?'}/${e.protocol ?? 'tcp'} by ${e.comm}`;
+  if (e.kind === 'process') return `exec of ${e.path ?? e.comm}`;
+  return `write to ${e.path ?? '?'} by ${e.comm}`;
 }

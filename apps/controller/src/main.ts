@@ -15,7 +15,13 @@ import { LocalLog } from './log/localLog.js';
 import { lockStateDir } from './log/stateLock.js';
 import { DropCounter, jsonLogger } from './logger.js';
 import { RaftLog } from './raft/raftLog.js';
-import { consumeObservations, serveRequests, serveStatus } from './service.js';
+import {
+  consumeObservations,
+  learnedForwarder,
+  policyPublisher,
+  serveRequests,
+  serveStatus,
+} from './service.js';
 
 const USAGE = `usage: palisade-controller --state-dir DIR [--nats URL] [--database-url URL] [--id NAME]
                            [--heartbeat-interval-ms N] [--offline-after-ms N]
@@ -116,12 +122,17 @@ async function main() {
   let ingest: ObservationIngest | undefined;
   // Started once the controller is ready: start-up work (module loading, key import) is not a stall.
   const eventLoop = new EventLoopWatch();
+  let publishPolicy: ((cluster: string, signed: string) => Promise<void>) | undefined;
   const hub = new Hub(commandLog, db, log, {
     id: options.id,
     heartbeatIntervalMs,
     stats: () => ({ dropped: Object.fromEntries(drops.counts), observationsAccepted: ingest?.accepted ?? 0 }),
     ...(raftId !== undefined ? { raftId } : {}),
     eventLoop,
+    publishPolicy: (cluster, signed) => {
+      if (!publishPolicy) return Promise.reject(new Error('not connected to NATS yet'));
+      return publishPolicy(cluster, signed);
+    },
   });
   // Replicated: the first leader bootstraps the hub; the others wait until they have applied it.
   while (raftLog && !commandLog.state.isBootstrapped()) {
@@ -158,6 +169,8 @@ async function main() {
     log,
     drops,
   );
+  ingest.forwardLearned = learnedForwarder(nc);
+  publishPolicy = policyPublisher(nc);
   serveStatus(nc, hub);
   // Only a leader that has applied everything committed serves requests: writes need the leader, and
   // reads then see every acknowledged write. Followers leave the queue group.
@@ -171,6 +184,11 @@ async function main() {
     const lead = !st || (st.role === 'leader' && st.term === readyTerm);
     if (lead && !serving) {
       serving = serveRequests(nc, hub, drops, log);
+      hub
+        .publishAllPolicies()
+        .catch((err: Error) =>
+          log('error', 'could not publish policies on taking over', { error: err.message }),
+        );
       if (raftLog) log('info', 'serving requests as the leader', { raftId, term: raftLog.status().term });
     } else if (!lead && serving) {
       serving.stop();

@@ -15,6 +15,7 @@ import {
   EnrollRequest,
   type ErrorReply,
   encode,
+  type LearnedBehaviour,
   OBSERVATION_CONSUMER,
   ProtocolError,
   subjects,
@@ -101,6 +102,69 @@ export function serveStatus(nc: NatsConnection, hub: Hub): void {
   });
 }
 
+/** The policy stream: the latest signed policy per cluster, kept until replaced. */
+export async function ensurePolicyStream(jsm: JetStreamManager): Promise<void> {
+  const config = {
+    name: subjects.policyStream,
+    subjects: [subjects.policyWildcard],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    discard: DiscardPolicy.Old,
+  };
+  await ensureStream(jsm, config);
+}
+
+/** Creates a stream, or brings an existing one to `config`. */
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Parameters<JetStreamManager['streams']['add']>[0] & { name: string },
+) {
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
+  } catch {
+    await jsm.streams.add(config);
+  }
+}
+
+/**
+ * Publisher for `Hub.publishPolicy`: the stream is (re)declared on first use, and a publish only
+ * resolves once JetStream has stored the message.
+ */
+export function policyPublisher(nc: NatsConnection): (cluster: string, signed: string) => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return async (cluster, signed) => {
+    ready ??= jetstreamManager(nc).then(ensurePolicyStream);
+    try {
+      await ready;
+    } catch (err) {
+      ready = undefined;
+      throw err;
+    }
+    await jetstream(nc).publish(subjects.policy(cluster), new TextEncoder().encode(signed));
+  };
+}
+
+/** Sends Discover-mode behaviour to whichever replica leads (possibly this one) as a controller request. */
+export function learnedForwarder(nc: NatsConnection) {
+  return async (cluster: string, nodeId: string, behaviours: LearnedBehaviour[]): Promise<void> => {
+    const reply = await nc.request(
+      subjects.controller,
+      encode({ op: 'policy.learn', cluster, nodeId, behaviours }),
+      {
+        timeout: 5000,
+      },
+    );
+    const decoded = JSON.parse(new TextDecoder().decode(reply.data)) as {
+      ok?: boolean;
+      error?: { message?: string };
+    };
+    if (!decoded.ok)
+      throw new Error(`the leader refused learned rules: ${decoded.error?.message ?? 'unknown error'}`);
+  };
+}
+
 /** Creates (or updates) the observation stream and the controllers' shared work-queue consumer. */
 export async function ensureObservationStream(jsm: JetStreamManager): Promise<void> {
   const config = {
@@ -113,12 +177,7 @@ export async function ensureObservationStream(jsm: JetStreamManager): Promise<vo
     max_bytes: 1024 * 1024 * 1024,
     discard: DiscardPolicy.Old,
   };
-  try {
-    await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
-  } catch {
-    await jsm.streams.add(config);
-  }
+  await ensureStream(jsm, config);
   try {
     await jsm.consumers.info(config.name, OBSERVATION_CONSUMER);
   } catch {

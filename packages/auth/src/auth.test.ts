@@ -13,9 +13,11 @@ import {
   issueJoinToken,
   issueSession,
   type Principal,
+  signPolicy,
   verifyAgentCredential,
   verifyJoinToken,
   verifyPassword,
+  verifyPolicy,
   verifySession,
 } from './index.js';
 
@@ -240,5 +242,27 @@ describe('failure rate limiter', () => {
     expect(limiter.retryAfterMs('other', 2000)).toBe(0);
     limiter.recordSuccess('k');
     expect(limiter.retryAfterMs('k', 2000)).toBe(0);
+  });
+});
+
+describe('signed policies', () => {
+  it('verify with the hub key only, and refuse other signed objects and tampering', async () => {
+    const hub = await importSigningKeyPair((await generateSigningJwks()).privateJwk);
+    const other = await importSigningKeyPair((await generateSigningJwks()).privateJwk);
+    const jws = await signPolicy({ v: 1, revision: 3 }, hub.privateKey);
+    expect(await verifyPolicy(jws, hub.publicKey)).toEqual({ v: 1, revision: 3 });
+    await expect(verifyPolicy(jws, other.publicKey)).rejects.toThrow(/signature/);
+    const [h, p, s] = jws.split('.');
+    const forged = Buffer.from(JSON.stringify({ v: 1, revision: 4 })).toString('base64url');
+    await expect(verifyPolicy(`${h}.${forged}.${s}`, hub.publicKey)).rejects.toThrow(/signature/);
+    expect(p).toBeTruthy();
+    // A session JWT is signed by the same key but is not a policy.
+    const { token: session } = await issueSession(hub.privateKey, {
+      id: 'u-1',
+      username: 'a',
+      role: 'admin',
+      scope: { all: true },
+    });
+    await expect(verifyPolicy(session, hub.publicKey)).rejects.toThrow(/not a policy/);
   });
 });

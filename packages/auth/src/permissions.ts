@@ -14,6 +14,8 @@ export const PERMISSIONS = {
   'controller.read': { target: 'global', roles: ['admin', 'cluster-admin', 'viewer'] },
   'vulnerability.read': { target: 'cluster', roles: ['admin', 'cluster-admin', 'viewer'] },
   'image.scan': { target: 'cluster', roles: ['admin', 'cluster-admin'] },
+  'policy.read': { target: 'cluster', roles: ['admin', 'cluster-admin', 'viewer'] },
+  'policy.write': { target: 'cluster', roles: ['admin', 'cluster-admin'] },
 } as const satisfies Record<string, { target: 'global' | 'cluster'; roles: readonly Role[] }>;
 
 export type Permission = keyof typeof PERMISSIONS;

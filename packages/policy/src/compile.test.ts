@@ -37,7 +37,11 @@ function compile(rules: Partial<GroupInput> = {}, fs = memoryFs(distroTree()), m
   return compileContainer(effective(rules), target, fs.resolver, maxNetEntries ? { maxNetEntries } : {});
 }
 
-const paths = (r: CompiledContainer) => r.policy.fileProtect.map((f) => f.path);
+/** Entries written back in rule syntax: a directory's children as "dir/", a prefix as "dir/prefix*". */
+const paths = (r: CompiledContainer) =>
+  r.policy.fileProtect.map((f) =>
+    f.dir ? `${f.path === '/' ? '' : f.path}/${f.namePrefix ? `${f.namePrefix}*` : ''}` : f.path,
+  );
 
 describe('compileContainer: container identity and modes', () => {
   it('carries cgroup id, root path and the group modes', () => {
@@ -56,9 +60,9 @@ describe('compileContainer: files', () => {
     expect(result.policy.fileProtect).toEqual([
       { id: fs.id('/etc/passwd'), dir: false, path: '/etc/passwd' },
       { id: fs.id('/etc/shadow'), dir: false, path: '/etc/shadow' },
-      { id: fs.id('/etc'), dir: true, namePrefix: 'sudoers', path: '/etc/sudoers*' },
-      { id: fs.id('/usr/bin'), dir: true, path: '/bin/' },
-      { id: fs.id('/usr/sbin'), dir: true, path: '/sbin/' },
+      { id: fs.id('/etc'), dir: true, namePrefix: 'sudoers', path: '/etc' },
+      { id: fs.id('/usr/bin'), dir: true, path: '/bin' },
+      { id: fs.id('/usr/sbin'), dir: true, path: '/sbin' },
     ]);
   });
 
@@ -112,7 +116,7 @@ describe('compileContainer: files', () => {
   it('keeps the directory protected, and says so, when the resolver cannot list it', () => {
     const fs = memoryFs(distroTree(), { listable: false });
     const result = compile({ file: [{ path: '/usr/bin/pip', access: 'write', action: 'allow' }] }, fs);
-    expect(result.policy.fileProtect).toContainEqual({ id: fs.id('/usr/bin'), dir: true, path: '/bin/' });
+    expect(result.policy.fileProtect).toContainEqual({ id: fs.id('/usr/bin'), dir: true, path: '/bin' });
     expect(result.warnings[0]).toMatch(/cannot exempt \/usr\/bin\/pip from \/bin\/.*stays protected/);
   });
 
@@ -158,9 +162,9 @@ describe('compileContainer: files', () => {
       fs,
     );
     expect(result.policy.fileProtect.slice(5)).toEqual([
-      { id: fs.id('/app'), dir: true, path: '/app/' },
+      { id: fs.id('/app'), dir: true, path: '/app' },
       { id: fs.id('/etc/hosts'), dir: false, path: '/etc/hosts' },
-      { id: fs.id('/app'), dir: true, namePrefix: 'conf', path: '/app/conf*' },
+      { id: fs.id('/app'), dir: true, namePrefix: 'conf', path: '/app' },
     ]);
     expect(result.warnings).toEqual([
       'file: directory /opt/data of /opt/data/ does not exist in the container; skipped',

@@ -126,7 +126,7 @@ function resolveSpec(spec: FileSpec, resolver: PathResolver, warnings: string[])
       warnings.push(`file: ${spec.dir.path} of ${spec.path} is not a directory; skipped`);
       return undefined;
     }
-    const entry: ProtectedFile = { id: { dev: id.dev, ino: id.ino }, dir: true, path: spec.path };
+    const entry: ProtectedFile = { id: { dev: id.dev, ino: id.ino }, dir: true, path: spec.dir.path };
     if (spec.dir.prefix !== '') entry.namePrefix = spec.dir.prefix;
     return entry;
   }

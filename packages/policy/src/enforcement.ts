@@ -29,7 +29,10 @@ export interface ProtectedFile {
   dir: boolean;
   /** For a directory: only children whose name starts with this (e.g. "sudoers" in /etc). */
   namePrefix?: string;
-  /** The path inside the container, for events. */
+  /**
+   * The path inside the container of the file or directory itself (for a directory entry with a
+   * namePrefix: the directory). Back-ends resolve it in the container's root and check it is `id`.
+   */
   path: string;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClusterName, CompactJwt, NodeId } from './enrollment.js';
 import { ErrorBody } from './errors.js';
+import { ClusterPolicy, LearnedBehaviour } from './policy.js';
 
 /** Roles a user can hold; what each may do is the permission matrix in @palisade/auth. */
 export const Role = z.enum(['admin', 'cluster-admin', 'viewer']);
@@ -114,6 +115,24 @@ export const ControllerRequest = z.discriminatedUnion('op', [
   }),
   z.object({ op: z.literal('auth.sessionKey') }),
   z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('policy.get'), actor: Actor, cluster: ClusterName }),
+  z.object({
+    op: z.literal('policy.set'),
+    actor: Actor,
+    cluster: ClusterName,
+    /** The whole policy; its `revision` must be the current one (optimistic concurrency). */
+    policy: ClusterPolicy,
+  }),
+  /**
+   * Controller → leader: behaviour an agent reported in Discover mode (an observation that any replica
+   * may ingest), forwarded so the leader can turn it into rules.
+   */
+  z.object({
+    op: z.literal('policy.learn'),
+    cluster: ClusterName,
+    nodeId: NodeId,
+    behaviours: z.array(LearnedBehaviour).max(2000),
+  }),
 ]);
 export type ControllerRequest = z.infer<typeof ControllerRequest>;
 export type ControllerRequestInput = z.input<typeof ControllerRequest>;
@@ -134,6 +153,12 @@ export const ControllerResults = {
     jwk: z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string() }),
   }),
   status: ControllerStatus,
+  'policy.get': ClusterPolicy,
+  'policy.set': ClusterPolicy,
+  'policy.learn': z.object({
+    added: z.number().int().nonnegative(),
+    revision: z.number().int().nonnegative(),
+  }),
 } as const satisfies Record<ControllerOp, z.ZodType>;
 export type ControllerResult<Op extends ControllerOp> = z.infer<(typeof ControllerResults)[Op]>;
 

@@ -31,6 +31,8 @@ export const EnrollAccepted = z.object({
   /** The agent's long-lived credential: a JWT bound to this cluster and node. */
   credential: CompactJwt,
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The hub's Ed25519 public key (JWK): agents verify signed policies with it. */
+  hubKey: z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string() }),
 });
 export type EnrollAccepted = z.infer<typeof EnrollAccepted>;
 

@@ -270,3 +270,32 @@ export function parseClusterPolicy(input: unknown): PolicyParse<ClusterPolicy> {
     .join('; ');
   return { ok: false, error: `invalid policy: ${issues}` };
 }
+
+/**
+ * What the leader publishes for agents: the policy of one cluster, signed by the hub as a compact JWS
+ * (EdDSA, typ `palisade-policy+jws`). Agents verify the signature before parsing this payload.
+ */
+export const PolicyEnvelope = z
+  .object({
+    v: z.literal(1),
+    cluster: ClusterName,
+    revision: z.number().int().nonnegative(),
+    issuedAt: z.iso.datetime({ offset: true }),
+    policy: ClusterPolicy,
+  })
+  .strict()
+  .refine((e) => e.policy.cluster === e.cluster && e.policy.revision === e.revision, {
+    message: 'envelope cluster/revision differ from the policy inside',
+  });
+export type PolicyEnvelope = z.infer<typeof PolicyEnvelope>;
+
+/** The policy a cluster enforces before anyone writes one: Discover everywhere, no groups. */
+export function initialPolicy(cluster: string): ClusterPolicy {
+  return {
+    v: 1,
+    cluster,
+    revision: 0,
+    defaults: { modes: { process: 'discover', file: 'discover', network: 'discover' } },
+    groups: [],
+  };
+}

@@ -8,7 +8,14 @@ export const PROTOCOL_VERSION = 1 as const;
 export const CLUSTER_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 export const NODE_ID_PATTERN = /^n-[a-z0-9]{8,32}$/;
 
-export const OBSERVATION_KINDS = ['heartbeat', 'node', 'workloads'] as const;
+export const OBSERVATION_KINDS = [
+  'heartbeat',
+  'node',
+  'workloads',
+  'security',
+  'learned',
+  'enforcement',
+] as const;
 export type ObservationKind = (typeof OBSERVATION_KINDS)[number];
 
 export const subjects = {
@@ -28,6 +35,15 @@ export const subjects = {
   inventoryWildcard: 'palisade.v1.scan.inventory.>',
   inventory(cluster: string, nodeId: string): string {
     return `palisade.v1.scan.inventory.${cluster}.${nodeId}`;
+  },
+  /**
+   * Leader → agents (JetStream, last value per subject): the signed policy of one cluster. Agents
+   * read the latest on start and follow updates.
+   */
+  policyStream: 'PALISADE_POLICY_V1',
+  policyWildcard: 'palisade.v1.policy.>',
+  policy(cluster: string): string {
+    return `palisade.v1.policy.${cluster}`;
   },
   /** Agent → controllers (JetStream): one subject per cluster, node and kind. */
   observation(cluster: string, nodeId: string, kind: ObservationKind): string {

@@ -164,8 +164,11 @@ function snapFileName(index: number): string {
   return `snap-${index.toString(16).padStart(16, '0')}.snap`;
 }
 
-/** Snapshot file: crc u32 (over the rest) | meta length u32 | meta JSON | data. */
-function encodeSnapshotFile(s: Snapshot): Buffer {
+/**
+ * Snapshot file: crc u32 (over the rest) | meta length u32 | meta JSON | data. Returned as a header and
+ * the data itself, so a large snapshot is never copied into one more buffer (the copy stalls the loop).
+ */
+function encodeSnapshotFile(s: Snapshot): Uint8Array[] {
   const meta = Buffer.from(
     JSON.stringify({
       index: s.metadata.index,
@@ -174,12 +177,11 @@ function encodeSnapshotFile(s: Snapshot): Buffer {
       learners: s.metadata.confState.learners,
     }),
   );
-  const buf = Buffer.alloc(8 + meta.length + s.data.byteLength);
-  buf.writeUInt32LE(meta.length, 4);
-  buf.set(meta, 8);
-  buf.set(s.data, 8 + meta.length);
-  buf.writeUInt32LE(crc32(buf.subarray(4)), 0);
-  return buf;
+  const head = Buffer.alloc(8 + meta.length);
+  head.writeUInt32LE(meta.length, 4);
+  head.set(meta, 8);
+  head.writeUInt32LE(crc32(s.data, crc32(head.subarray(4))), 0);
+  return [head, s.data];
 }
 
 function decodeSnapshotFile(buf: Buffer, want: SnapshotMetadata, path: string): Snapshot {
@@ -203,11 +205,11 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** writeFileAtomic: temp file, fsync, rename over `name`, fsync the directory. */
-async function writeFileAtomic(dir: string, name: string, data: Uint8Array): Promise<void> {
+async function writeFileAtomic(dir: string, name: string, data: Uint8Array | Uint8Array[]): Promise<void> {
   const tmp = join(dir, `${name}.tmp`);
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await writeAll(fh, data);
+    for (const part of Array.isArray(data) ? data : [data]) await writeAll(fh, part);
     await fh.datasync();
   } finally {
     await fh.close();

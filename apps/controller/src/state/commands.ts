@@ -1,5 +1,18 @@
 import { Ed25519PrivateJwk } from '@palisade/auth';
-import { Actor, ClusterName, Labels, NodeId, Role, Scope, Username } from '@palisade/protocol';
+import {
+  Actor,
+  ClusterName,
+  ClusterPolicy,
+  FileRule,
+  GroupName,
+  Labels,
+  NetworkRule,
+  NodeId,
+  ProcessRule,
+  Role,
+  Scope,
+  Username,
+} from '@palisade/protocol';
 import { z } from 'zod';
 
 /**
@@ -52,6 +65,21 @@ export const Command = z.discriminatedUnion('type', [
     jti: z.string().max(64),
     cluster: ClusterName,
     nodeId: NodeId,
+  }),
+  /** Replaces a cluster's policy; `policy.revision` must be exactly one more than the current one. */
+  z.object({ type: z.literal('policy.set'), at, actor: Actor, cluster: ClusterName, policy: ClusterPolicy }),
+  /** Adds rules learned in Discover mode to one group (a no-op when nothing is new). */
+  z.object({
+    type: z.literal('policy.learn'),
+    at,
+    cluster: ClusterName,
+    nodeId: NodeId,
+    group: GroupName,
+    rules: z.object({
+      process: z.array(ProcessRule),
+      file: z.array(FileRule),
+      network: z.array(NetworkRule),
+    }),
   }),
 ]);
 export type Command = z.infer<typeof Command>;

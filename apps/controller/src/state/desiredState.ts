@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Ed25519PrivateJwk } from '@palisade/auth';
-import type { ClusterView, JoinTokenView, ProtocolError, Role, Scope } from '@palisade/protocol';
+import { mergeLearned } from '@palisade/policy';
+import {
+  type ClusterPolicy,
+  type ClusterView,
+  initialPolicy,
+  type JoinTokenView,
+  type ProtocolError,
+  type Role,
+  type Scope,
+} from '@palisade/protocol';
 import type { Command } from './commands.js';
 
 export interface UserRecord {
@@ -32,6 +41,8 @@ export interface DesiredStateSnapshot {
   clusters: ClusterView[];
   tokens: TokenRecord[];
   nodes: NodeRecord[];
+  /** Absent in snapshots taken before policies existed. */
+  policies?: ClusterPolicy[];
 }
 
 /** One line of a record-wise snapshot (see `snapshotRecords`). */
@@ -40,7 +51,8 @@ export type SnapshotRecord =
   | { t: 'user'; r: UserRecord }
   | { t: 'cluster'; r: ClusterView }
   | { t: 'token'; r: TokenRecord }
-  | { t: 'node'; r: NodeRecord };
+  | { t: 'node'; r: NodeRecord }
+  | { t: 'policy'; r: ClusterPolicy };
 
 const DIGEST_MOD = 1n << 256n;
 
@@ -66,6 +78,7 @@ export class DesiredState {
   private readonly clusters = new Map<string, ClusterView>();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly nodes = new Map<string, NodeRecord>();
+  private readonly policies = new Map<string, ClusterPolicy>();
   /**
    * A digest of the whole state kept up to date record by record (a sum of record hashes), so that
    * reporting it costs nothing even when the state is tens of megabytes. The applied index is not in it.
@@ -173,7 +186,40 @@ export class DesiredState {
         this.hashIn('node', node.id, node);
         return { ok: true, value: { ...node } };
       }
+      case 'policy.set': {
+        if (!this.clusters.has(command.cluster))
+          return fail('NOT_FOUND', `cluster "${command.cluster}" does not exist`);
+        if (command.policy.cluster !== command.cluster)
+          return fail('BAD_REQUEST', `the policy is for cluster "${command.policy.cluster}"`);
+        const current = this.getPolicy(command.cluster);
+        if (command.policy.revision !== current.revision + 1) {
+          return fail(
+            'CONFLICT',
+            `the policy changed since revision ${command.policy.revision - 1} (now ${current.revision}); reload it and apply your change again`,
+          );
+        }
+        this.setPolicy(structuredClone(command.policy));
+        return { ok: true, value: this.getPolicy(command.cluster) };
+      }
+      case 'policy.learn': {
+        const current = this.policies.get(command.cluster);
+        const index = current?.groups.findIndex((g) => g.name === command.group) ?? -1;
+        const group = current?.groups[index];
+        if (!current || !group) return fail('NOT_FOUND', `group "${command.group}" does not exist`);
+        const merged = mergeLearned(group, command.rules);
+        if (merged.added === 0) return { ok: true, value: { added: 0, revision: current.revision } };
+        const groups = current.groups.map((g, i) => (i === index ? merged.group : g));
+        this.setPolicy({ ...structuredClone(current), groups, revision: current.revision + 1 });
+        return { ok: true, value: { added: merged.added, revision: current.revision + 1 } };
+      }
     }
+  }
+
+  private setPolicy(policy: ClusterPolicy): void {
+    const old = this.policies.get(policy.cluster);
+    if (old) this.hashOut('policy', old.cluster, old);
+    this.policies.set(policy.cluster, policy);
+    this.hashIn('policy', policy.cluster, policy);
   }
 
   /** Whether a join token may be spent now; used before proposing and again when applying. */
@@ -219,6 +265,16 @@ export class DesiredState {
     return node && { ...node };
   }
 
+  /** The cluster's policy; a cluster nobody wrote one for gets the initial one (revision 0). */
+  getPolicy(cluster: string): ClusterPolicy {
+    const policy = this.policies.get(cluster);
+    return policy ? structuredClone(policy) : initialPolicy(cluster);
+  }
+  /** Clusters with a written policy. */
+  policyClusters(): string[] {
+    return [...this.policies.keys()].sort();
+  }
+
   snapshot(): DesiredStateSnapshot {
     return structuredClone({
       appliedIndex: this.appliedIndex,
@@ -227,6 +283,7 @@ export class DesiredState {
       clusters: [...this.clusters.values()],
       tokens: [...this.tokens.values()],
       nodes: [...this.nodes.values()],
+      policies: [...this.policies.values()],
     });
   }
 
@@ -241,6 +298,7 @@ export class DesiredState {
     for (const r of this.clusters.values()) yield { t: 'cluster', r };
     for (const r of this.tokens.values()) yield { t: 'token', r };
     for (const r of this.nodes.values()) yield { t: 'node', r };
+    for (const r of this.policies.values()) yield { t: 'policy', r };
   }
 
   static restore(snapshot: DesiredStateSnapshot): DesiredState {
@@ -251,6 +309,7 @@ export class DesiredState {
     for (const r of copy.clusters) builder.add({ t: 'cluster', r });
     for (const r of copy.tokens) builder.add({ t: 'token', r });
     for (const r of copy.nodes) builder.add({ t: 'node', r });
+    for (const r of copy.policies ?? []) builder.add({ t: 'policy', r });
     return builder.finish();
   }
 
@@ -270,6 +329,7 @@ export class DesiredState {
       else if (rec.t === 'cluster') state.clusters.set(rec.r.name, rec.r);
       else if (rec.t === 'token') state.tokens.set(rec.r.jti, rec.r);
       else if (rec.t === 'node') state.nodes.set(rec.r.id, rec.r);
+      else if (rec.t === 'policy') state.policies.set(rec.r.cluster, rec.r);
     }
     return state;
   }
@@ -296,6 +356,7 @@ export class DesiredStateBuilder {
     else if (record.t === 'cluster') this.hash('cluster', record.r.name, record.r);
     else if (record.t === 'token') this.hash('token', record.r.jti, record.r);
     else if (record.t === 'node') this.hash('node', record.r.id, record.r);
+    else if (record.t === 'policy') this.hash('policy', record.r.cluster, record.r);
     else throw new Error(`unknown snapshot record type ${String((record as { t: unknown }).t)}`);
     this.records.push(record);
   }

@@ -1,10 +1,11 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
-import type { ReactNode } from 'react';
+import { Fragment, type ReactNode, useState } from 'react';
 import { ChevronRightIcon } from '@/components/icons';
+import { ModeBadge } from '@/components/ModeBadge';
 import { RuntimeCell } from '@/components/NodesTable';
 import {
   Badge,
@@ -16,7 +17,7 @@ import {
   StatusBadge,
 } from '@/components/ui';
 import { absoluteTime, bytes, osLabel } from '@/lib/format';
-import { type EventRow, type NodeDetail, useTRPC } from '@/lib/trpc';
+import { type EventRow, type NodeDetail, useTRPC, type WorkloadRow } from '@/lib/trpc';
 
 function Fact({ label, children, testId }: { label: string; children: ReactNode; testId?: string }) {
   return (
@@ -78,7 +79,134 @@ function Facts({ node }: { node: NodeDetail }) {
   );
 }
 
+const BACKEND_TONE = { 'bpf-lsm': 'green', fallback: 'amber', none: 'red' } as const;
+const BACKEND_TEXT = {
+  'bpf-lsm': 'BPF LSM: blocks in the kernel before the action happens',
+  fallback: 'Fallback: blocks after the fact where it can (weaker guarantees)',
+  none: 'None: this node cannot enforce; it only reports',
+} as const;
+
+/** What the agent says it enforces: back-end, policy revision and counters. */
+function Enforcement({ node }: { node: NodeDetail }) {
+  const e = node.enforcement;
+  if (!e) {
+    // Not <EmptyState>: its test id belongs to the workloads panel below.
+    return (
+      <div className="empty" data-testid="enforcement-empty">
+        <div className="empty-title">No enforcement report yet</div>
+        <div className="empty-body">
+          The agent reports its enforcement back-end and policy revision once it has loaded a policy. Agents
+          older than this hub do not report it.
+        </div>
+      </div>
+    );
+  }
+  const mechanisms = Object.entries(e.mechanisms)
+    .map(([kind, list]) => `${kind}: ${list.length ? list.join(', ') : 'none'}`)
+    .join(' · ');
+  return (
+    <dl className="facts" data-testid="node-enforcement">
+      <Fact label="Back-end" testId="enforcement-backend">
+        <span title={BACKEND_TEXT[e.backend]}>
+          <Badge tone={BACKEND_TONE[e.backend]}>{e.backend}</Badge>
+        </span>
+        {e.reason && <div className="cell-sub">{e.reason}</div>}
+      </Fact>
+      <Fact label="Policy revision" testId="enforcement-revision">
+        {e.policyRevision ?? <span className="muted">none loaded</span>}
+      </Fact>
+      <Fact label="Generation" testId="enforcement-generation">
+        {e.generation}
+      </Fact>
+      <Fact label="Security events" testId="enforcement-events">
+        {e.events}
+      </Fact>
+      <Fact label="Dropped events" testId="enforcement-drops">
+        {e.drops > 0 ? <span className="fact-error">{e.drops} (buffers were full)</span> : 0}
+      </Fact>
+      <Fact label="Mechanisms" testId="enforcement-mechanisms">
+        <span className="small">{mechanisms || '—'}</span>
+      </Fact>
+      {e.lastError && (
+        <Fact label="Last error" testId="enforcement-error">
+          <div className="fact-error">{e.lastError}</div>
+          <div className="cell-sub">The previous policy stays enforced.</div>
+        </Fact>
+      )}
+    </dl>
+  );
+}
+
+const ACTION_TONE: Record<string, 'red' | 'amber' | 'blue' | 'grey'> = {
+  denied: 'red',
+  alert: 'amber',
+  learned: 'blue',
+  dropped: 'grey',
+};
+
+/** One workload's security events, newest first, a page at a time. */
+function SecurityEvents({ nodeId, containerId }: { nodeId: string; containerId: string }) {
+  const trpc = useTRPC();
+  const events = useInfiniteQuery(
+    trpc.nodes.securityEvents.infiniteQueryOptions(
+      { nodeId, containerId, limit: 25 },
+      { getNextPageParam: (page) => page.nextCursor ?? undefined },
+    ),
+  );
+  if (events.isPending) return <Loading label="Loading security events…" />;
+  if (events.isError)
+    return <ErrorState error={events.error} onRetry={() => void events.refetch()} what="security events" />;
+  const items = events.data.pages.flatMap((p) => p.items);
+  if (items.length === 0) return <p className="muted">No security events for this container.</p>;
+  return (
+    <div data-testid={`security-events-${containerId.slice(0, 12)}`}>
+      <ul className="security-events">
+        {items.map((e) => {
+          const action = e.type.split('.').at(-1) ?? '';
+          return (
+            <li key={e.id} data-testid="security-event" data-type={e.type}>
+              <RelativeTime iso={e.at} />
+              <span>
+                <Badge tone={ACTION_TONE[action] ?? 'grey'}>{action}</Badge>
+              </span>
+              <span className="small">
+                <span className="mono">{e.type.split('.')[1]}</span> {e.message}
+              </span>
+              <span className="event-sev">{e.severity}</span>
+            </li>
+          );
+        })}
+      </ul>
+      {events.hasNextPage && (
+        <button
+          type="button"
+          className="btn btn-small"
+          onClick={() => void events.fetchNextPage()}
+          disabled={events.isFetchingNextPage}
+        >
+          {events.isFetchingNextPage ? 'Loading…' : 'Older events'}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function WorkloadModes({ w }: { w: WorkloadRow }) {
+  if (!w.modes) return <span className="muted">—</span>;
+  const modes = w.modes;
+  return (
+    <span className="chips" title={w.policyWarnings.join('\n') || undefined}>
+      {(['process', 'file', 'network'] as const).map((k) => (
+        <span key={k} title={`${k}: ${modes[k]}`}>
+          <span className="muted small">{k[0]?.toUpperCase()}</span> <ModeBadge mode={modes[k]} />
+        </span>
+      ))}
+    </span>
+  );
+}
+
 function Workloads({ node }: { node: NodeDetail }) {
+  const [open, setOpen] = useState<string | null>(null);
   const trpc = useTRPC();
   const workloads = useQuery({
     ...trpc.nodes.workloads.queryOptions({ nodeId: node.id }),
@@ -114,50 +242,99 @@ function Workloads({ node }: { node: NodeDetail }) {
             PID
           </th>
           <th scope="col">Labels</th>
+          <th scope="col">Group</th>
+          <th scope="col">Mode</th>
+          <th
+            scope="col"
+            className="num"
+            title="Security events of medium severity or higher in the last 24 hours"
+          >
+            Violations
+          </th>
           <th scope="col">First seen</th>
         </tr>
       </thead>
       <tbody>
         {workloads.data.map((w) => (
-          <tr key={w.id} data-testid="workload-row">
-            <td>
-              <div className="cell-title">{w.name}</div>
-              <div className="cell-sub mono" title={w.containerId}>
-                {w.containerId.slice(0, 12)}
-              </div>
-            </td>
-            <td className="mono small break">{w.image}</td>
-            <td>
-              {w.k8sNamespace ? (
-                <>
-                  {w.k8sNamespace} <span className="muted">/</span> {w.k8sPod ?? '—'}
-                </>
-              ) : (
-                <span className="muted">{w.runtimeNamespace}</span>
-              )}
-            </td>
-            <td>
-              <Badge tone={w.state === 'running' ? 'green' : 'grey'}>{w.state}</Badge>
-            </td>
-            <td className="num mono">{w.pid ?? '—'}</td>
-            <td>
-              <LabelChips labels={w.labels} max={3} />
-            </td>
-            <td className="nowrap">
-              <RelativeTime iso={w.firstSeenAt} />
-            </td>
-          </tr>
+          <Fragment key={w.id}>
+            <tr data-testid="workload-row" data-container={w.containerId}>
+              <td>
+                <div className="cell-title">{w.name}</div>
+                <div className="cell-sub mono" title={w.containerId}>
+                  {w.containerId.slice(0, 12)}
+                </div>
+              </td>
+              <td className="mono small break">{w.image}</td>
+              <td>
+                {w.k8sNamespace ? (
+                  <>
+                    {w.k8sNamespace} <span className="muted">/</span> {w.k8sPod ?? '—'}
+                  </>
+                ) : (
+                  <span className="muted">{w.runtimeNamespace}</span>
+                )}
+              </td>
+              <td>
+                <Badge tone={w.state === 'running' ? 'green' : 'grey'}>{w.state}</Badge>
+              </td>
+              <td className="num mono">{w.pid ?? '—'}</td>
+              <td>
+                <LabelChips labels={w.labels} max={3} />
+              </td>
+              <td data-testid="workload-group">
+                {w.group ? (
+                  <Link href={`/policy?cluster=${encodeURIComponent(node.cluster)}`}>{w.group}</Link>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+              <td data-testid="workload-modes">
+                <WorkloadModes w={w} />
+              </td>
+              <td className="num">
+                <button
+                  type="button"
+                  className="link-btn violations-btn"
+                  aria-expanded={open === w.id}
+                  onClick={() => setOpen(open === w.id ? null : w.id)}
+                  data-testid="workload-violations"
+                  title="Show this container's security events"
+                >
+                  {w.violations > 0 ? <Badge tone="red">{w.violations}</Badge> : '0'}
+                </button>
+              </td>
+              <td className="nowrap">
+                <RelativeTime iso={w.firstSeenAt} />
+              </td>
+            </tr>
+            {open === w.id && (
+              <tr className="detail-row">
+                <td colSpan={11}>
+                  <SecurityEvents nodeId={node.id} containerId={w.containerId} />
+                </td>
+              </tr>
+            )}
+          </Fragment>
         ))}
       </tbody>
     </table>
   );
 }
 
-const EVENT_TONE: Record<string, 'green' | 'red' | 'blue' | 'grey'> = {
+const EVENT_TONE: Record<string, 'green' | 'red' | 'blue' | 'grey' | 'amber'> = {
   'node.enrolled': 'blue',
   'node.online': 'green',
   'node.offline': 'red',
 };
+
+/** Security events are coloured by outcome: blocked, alerted, learned. */
+function eventTone(type: string): string {
+  if (type.startsWith('security.')) {
+    const action = type.split('.').at(-1) ?? '';
+    return ({ denied: 'red', alert: 'amber', learned: 'blue' } as Record<string, string>)[action] ?? 'grey';
+  }
+  return EVENT_TONE[type] ?? 'grey';
+}
 
 function Events({ nodeId }: { nodeId: string }) {
   const trpc = useTRPC();
@@ -170,7 +347,7 @@ function Events({ nodeId }: { nodeId: string }) {
     <ol className="events" data-testid="node-events">
       {events.data.map((e: EventRow) => (
         <li key={e.id} className="event" data-testid="node-event" data-type={e.type}>
-          <span className={`event-dot event-${EVENT_TONE[e.type] ?? 'grey'}`} aria-hidden="true" />
+          <span className={`event-dot event-${eventTone(e.type)}`} aria-hidden="true" />
           <div className="event-main">
             <div className="event-head">
               <span className="event-type mono">{e.type}</span>
@@ -232,6 +409,10 @@ export function NodeView() {
               <Events nodeId={node.data.id} />
             </section>
           </div>
+          <section className="panel">
+            <h2 className="panel-title">Enforcement</h2>
+            <Enforcement node={node.data} />
+          </section>
           <section className="panel">
             <h2 className="panel-title">Workloads</h2>
             <Workloads node={node.data} />

@@ -1,0 +1,74 @@
+// The enforcement half of the agent, alone, for agents/enforcer/bench/enforcer.mjs: the same
+// openBackends + EnforcementManager the agent runs (from agents/enforcer/dist), fed a policy and the
+// bench's container over IPC instead of from the hub and containerd, and drained every second like
+// the agent's security report loop. Started with --expose-gc so the bench can read an idle RSS.
+//   node --expose-gc enforcer-host.mjs <bpf pin dir>
+import { cgroupV2Root } from '@palisade/native';
+import { EnforcementManager, openBackends } from '../dist/enforcement/manager.js';
+
+const pinDir = process.argv[2];
+if (!pinDir || !process.send) {
+  console.error('usage: node --expose-gc enforcer-host.mjs <bpf pin dir> (started by enforcer.mjs with IPC)');
+  process.exit(2);
+}
+
+const problems = [];
+const log = (level, message, fields) => {
+  if (level === 'error' || level === 'warn')
+    problems.push(`${level}: ${message} ${JSON.stringify(fields ?? {})}`);
+};
+const backends = openBackends({ pinDir, log });
+const manager = new EnforcementManager('bench', backends, {
+  cgroupRoot: cgroupV2Root(),
+  procRoot: '/proc',
+  log,
+});
+let securityEvents = 0;
+const report = setInterval(() => {
+  const { security } = manager.drain();
+  securityEvents += security?.events.length ?? 0;
+}, 1000);
+
+const counters = () => {
+  const s = manager.status();
+  const bpf = backends.bpf?.status();
+  const fan = backends.fanotify?.status();
+  return {
+    events: s.events,
+    drops: s.drops,
+    kernelDrops: bpf?.kernelDrops ?? 0,
+    userDrops: bpf?.userDrops ?? 0,
+    fanotifyDrops: fan?.drops ?? 0,
+    fanotifyFailOpen: fan?.failOpen ?? 0,
+    generation: s.generation,
+    lastError: s.lastError,
+    workloads: s.workloads,
+    securityEvents,
+  };
+};
+
+process.on('message', (m) => {
+  try {
+    if (m.op === 'policy') manager.setPolicy(m.policy);
+    else if (m.op === 'workloads') manager.setWorkloads(m.workloads);
+    else if (m.op === 'gc') {
+      // Twice: the first pass can leave objects only a second one frees (weak refs, finalizers).
+      globalThis.gc?.();
+      globalThis.gc?.();
+    } else if (m.op === 'close') {
+      clearInterval(report);
+      manager.close();
+      process.send({ id: m.id, ok: true }, () => process.exit(0));
+      return;
+    }
+    process.send({ id: m.id, ok: true, counters: counters(), problems: problems.splice(0) });
+  } catch (err) {
+    process.send({ id: m.id, ok: false, error: err.message });
+  }
+});
+process.send({
+  ready: true,
+  backend: backends.backend,
+  reason: backends.reason,
+  problems: problems.splice(0),
+});

@@ -1,0 +1,3 @@
+export * from './bpf.js';
+export * from './bpf-events.js';
+export * from './fanotify.js';
