@@ -19,7 +19,10 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['{packages,apps,agents}/*/src/**/*.integration.test.ts', 'native/src/**/*.integration.test.ts'],
+          include: [
+            '{packages,apps,agents}/*/src/**/*.integration.test.ts',
+            'native/src/**/*.integration.test.ts',
+          ],
           fileParallelism: false,
           testTimeout: 30_000,
         },
@@ -28,7 +31,10 @@ export default defineConfig({
         // Root only: real containerd, runc, BPF. CI runs as root.
         test: {
           name: 'privileged',
-          include: ['{packages,apps,agents}/*/src/**/*.privileged.test.ts', 'native/src/**/*.privileged.test.ts'],
+          include: [
+            '{packages,apps,agents}/*/src/**/*.privileged.test.ts',
+            'native/src/**/*.privileged.test.ts',
+          ],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -24,6 +24,17 @@ const manager = new EnforcementManager('bench', backends, {
   log,
 });
 let securityEvents = 0;
+// The last process and file events, so the bench can say why an exec failed.
+const recent = [];
+for (const b of [backends.bpf, backends.fanotify]) {
+  b?.onEvents((events) => {
+    for (const e of events) {
+      if (e.kind === 'network') continue;
+      recent.push(`${e.kind} ${e.action} by ${e.mechanism}: ${e.comm} ${e.path ?? ''}`);
+      if (recent.length > 5) recent.shift();
+    }
+  });
+}
 const report = setInterval(() => {
   const { security } = manager.drain();
   securityEvents += security?.events.length ?? 0;
@@ -40,6 +51,9 @@ const counters = () => {
     userDrops: bpf?.userDrops ?? 0,
     fanotifyDrops: fan?.drops ?? 0,
     fanotifyFailOpen: fan?.failOpen ?? 0,
+    fanotifyDenied: fan?.denied ?? 0,
+    fanotifyErrors: fan?.errors ?? 0,
+    recent: [...recent],
     generation: s.generation,
     lastError: s.lastError,
     workloads: s.workloads,

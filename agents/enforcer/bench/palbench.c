@@ -31,15 +31,21 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+// How the first failed attempt failed ("spawn errno 1", "signal 9", "exit 126", "connect errno 1").
+static char first_failure[64] = "";
+static void note_failure(const char *how, int value) {
+  if (first_failure[0] == '\0') snprintf(first_failure, sizeof first_failure, "%s %d", how, value);
+}
+
 static void print_stats(const char *what, uint64_t *t, long n, long failed, uint64_t total) {
   qsort(t, (size_t)n, sizeof *t, cmp_u64);
   double sum = 0;
   for (long i = 0; i < n; i++) sum += (double)t[i];
   printf("{\"what\":\"%s\",\"n\":%ld,\"failed\":%ld,\"p50Ns\":%llu,\"p90Ns\":%llu,\"p99Ns\":%llu,"
-         "\"minNs\":%llu,\"meanNs\":%.0f,\"totalNs\":%llu}\n",
+         "\"minNs\":%llu,\"meanNs\":%.0f,\"totalNs\":%llu,\"firstFailure\":\"%s\"}\n",
          what, n, failed, (unsigned long long)t[n / 2], (unsigned long long)t[(n * 9) / 10],
          (unsigned long long)t[(n * 99) / 100], (unsigned long long)t[0], sum / (double)n,
-         (unsigned long long)total);
+         (unsigned long long)total, first_failure);
 }
 
 static struct sockaddr_in loopback(int port) {
@@ -60,10 +66,14 @@ static int bench_exec(long n, const char *path) {
     pid_t pid;
     int status = 0;
     uint64_t t0 = now_ns();
-    if (posix_spawn(&pid, path, NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) != pid ||
-        !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      failed++;
+    int rc = posix_spawn(&pid, path, NULL, NULL, argv, environ);
+    if (rc == 0 && waitpid(pid, &status, 0) != pid) rc = errno;
     t[i] = now_ns() - t0;
+    if (rc != 0) note_failure("spawn errno", rc);
+    else if (WIFSIGNALED(status)) note_failure("signal", WTERMSIG(status));
+    else if (WEXITSTATUS(status) != 0) note_failure("exit", WEXITSTATUS(status));
+    else continue;
+    failed++;
   }
   print_stats("exec", t, n, failed, now_ns() - start);
   return 0;
@@ -90,6 +100,7 @@ static int bench_connect(long n, int port) {
     int rc = connect(s, (struct sockaddr *)&a, sizeof a);
     t[i] = now_ns() - t0;
     if (rc != 0) {
+      note_failure("connect errno", errno);
       failed++;
     } else {
       int c = accept(l, NULL, NULL);

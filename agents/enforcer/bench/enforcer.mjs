@@ -1,0 +1,668 @@
+#!/usr/bin/env node
+// npm run bench:enforcer — the cost of native enforcement on a real container (root; eBPF; fanotify).
+// A private containerd runs a busybox container (runc, host network) holding palbench, a small static C
+// load generator compiled here. In one run:
+//   1. exec latency: palbench posix_spawns /bin/true N times inside the container, without enforcement
+//      (nothing of ours loaded) and with the container in Protect, then Monitor (/bin/true allowed);
+//   2. TCP connect latency: palbench connects N times to its own listener (allowed destination);
+//   3. kernel → JS events/s: a UDP connect flood to a destination the policy does not allow, network
+//      in Monitor (one alert event per connect), counted where the agent's EnforcementManager receives them;
+//   4. enforcer RSS, idle (after GC) and while receiving ~10k events/s.
+// Enforcement runs in enforcer-host.mjs: openBackends + EnforcementManager from agents/enforcer/dist,
+// the agent's enforcement path without the hub connection. Each round runs baseline, the enforced
+// configurations (taking turns going first), baseline again, and compares each enforced p50 with the
+// mean of the two baselines around it; ratios are medians over rounds. Prints figures and ends with one
+// JSON line. Knobs: ENFORCER_BENCH_{EXECS,CONNECTS,ROUNDS,FLOOD_SECONDS,FLOOD_PROCS,RSS_SECONDS,RSS_RATE,
+// TIMEOUT_SECONDS}.
+import { execFile, fork, spawn } from 'node:child_process';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = resolve(here, '../../..');
+const execFileP = promisify(execFile);
+
+const EXECS = Number(process.env.ENFORCER_BENCH_EXECS ?? 2000);
+const CONNECTS = Number(process.env.ENFORCER_BENCH_CONNECTS ?? 5000);
+const ROUNDS = Number(process.env.ENFORCER_BENCH_ROUNDS ?? 5);
+const FLOOD_SECONDS = Number(process.env.ENFORCER_BENCH_FLOOD_SECONDS ?? 4);
+const RSS_SECONDS = Number(process.env.ENFORCER_BENCH_RSS_SECONDS ?? 5);
+const FLOOD_PROCS = Number(process.env.ENFORCER_BENCH_FLOOD_PROCS ?? 1);
+const RSS_RATE = Number(process.env.ENFORCER_BENCH_RSS_RATE ?? 10_000);
+const TIMEOUT_SECONDS = Number(process.env.ENFORCER_BENCH_TIMEOUT_SECONDS ?? 170);
+const TARGET = { overheadPct: 5, eventsPerSecond: 100_000, rssMb: 64 };
+
+const NS = 'palbench';
+/** baseline: nothing of ours loaded. protect/monitor: all three kinds in that mode, default protected
+ * paths included. protectNoFile: Protect without file rules (only the exec and network rules marked). */
+const CONFIGS = ['baseline', 'protect', 'protectNoFile', 'monitor'];
+const CONTAINER = 'palbench';
+const IMAGE = 'palisade.bench/busybox:latest';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const us = (ns) => round(ns / 1000, 1);
+const pctOver = (ratio) => round((ratio - 1) * 100, 1);
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+/** VmRSS and its anonymous / file-backed parts (the node binary's mapped text is file-backed), bytes. */
+const memOf = (pid) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+};
+const rssOf = (pid) => memOf(pid).rss;
+/** Resident bytes per mapping group, from /proc/<pid>/smaps: where the RSS goes. */
+function rssBreakdown(pid) {
+  const groups = { nodeBinary: 0, bpfMaps: 0, sharedLibraries: 0, heapAndAnon: 0 };
+  let group = 'heapAndAnon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const name = header[1] ?? '';
+      group =
+        name === process.execPath
+          ? 'nodeBinary'
+          : name.includes('bpf')
+            ? 'bpfMaps'
+            : name.startsWith('/')
+              ? 'sharedLibraries'
+              : 'heapAndAnon';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) groups[group] += Number(rss[1]) * 1024;
+  }
+  return groups;
+}
+const mb = (bytes) => round(bytes / 2 ** 20, 1);
+
+function which(bin) {
+  for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
+    if (d && existsSync(join(d, bin))) return join(d, bin);
+  }
+  return undefined;
+}
+
+if (process.getuid?.() !== 0) {
+  console.error('bench:enforcer needs root (eBPF, fanotify, a private containerd); run it as root');
+  process.exit(1);
+}
+const tools = {};
+const missing = [];
+for (const [name, pkg] of [
+  ['containerd', 'containerd'],
+  ['ctr', 'containerd'],
+  ['runc', 'runc'],
+  ['umoci', 'umoci'],
+  ['cc', 'gcc'],
+]) {
+  tools[name] = which(name);
+  if (!tools[name]) missing.push(`${name} (apt ${pkg})`);
+}
+tools.busybox = ['/usr/bin/busybox', '/bin/busybox'].find(
+  (p) => existsSync(p) && !readFileSync(p).subarray(0, 4096).includes('ld-linux'),
+);
+if (!tools.busybox) missing.push('a static busybox (apt busybox-static)');
+if (!existsSync(join(root, 'agents/enforcer/dist/enforcement/manager.js'))) {
+  missing.push(
+    'a build of the agent: npm run build -w @palisade/native -w @palisade/policy -w @palisade/enforcer',
+  );
+}
+if (missing.length > 0) {
+  console.error(`bench:enforcer needs: ${missing.join(', ')}`);
+  process.exit(1);
+}
+const { uninstallBpf } = await import('@palisade/native');
+const { DEFAULT_PROTECTED_PATHS } = await import('@palisade/policy');
+
+const dir = mkdtempSync(join(tmpdir(), 'palisade-bench-enforcer-'));
+const socket = join(dir, 'containerd.sock');
+const pinDir = `/sys/fs/bpf/palisade-bench-${process.pid}`;
+let containerd;
+let host;
+
+// --- cleanup: everything this run made, also after an error, a signal or the time limit ---------------
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  const problems = [];
+  const attempt = async (what, fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      problems.push(`${what}: ${err.message.split('\n')[0]}`);
+    }
+  };
+  if (host) await attempt('stop the enforcer', () => stopHost());
+  await attempt('uninstall eBPF pins', async () => {
+    if (existsSync(pinDir)) uninstallBpf(pinDir);
+    if (existsSync(pinDir)) rmSync(pinDir, { recursive: true, force: true });
+  });
+  if (containerd && containerd.exitCode === null) {
+    await attempt('delete the task', () => ctr('task', 'delete', '--force', CONTAINER));
+    await attempt('delete the container', () => ctr('container', 'delete', CONTAINER));
+    const gone = new Promise((r) => containerd.once('exit', r));
+    containerd.kill('SIGTERM');
+    const t = setTimeout(() => containerd.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+  // Shims outlive containerd: end the ones serving our (unique) socket.
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (cmdline[0]?.includes('containerd-shim') && cmdline.includes(socket))
+        process.kill(Number(pid), 'SIGKILL');
+    } catch {}
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await attempt(`umount ${m}`, () => execFileP('umount', ['-l', m]));
+  await attempt(`remove ${dir}`, async () => rmSync(dir, { recursive: true, force: true }));
+  if (problems.length > 0) console.error(`cleanup:\n  ${problems.join('\n  ')}`);
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    console.error(`${sig}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+const watchdog = setTimeout(() => {
+  console.error(`bench:enforcer exceeded ${TIMEOUT_SECONDS} s (ENFORCER_BENCH_TIMEOUT_SECONDS); cleaning up`);
+  cleanup().finally(() => process.exit(1));
+}, TIMEOUT_SECONDS * 1000);
+watchdog.unref();
+
+// --- containerd, image, container ----------------------------------------------------------------------
+async function ctr(...args) {
+  const { stdout } = await execFileP(tools.ctr, ['-a', socket, '-n', NS, ...args], {
+    timeout: 60_000,
+    maxBuffer: 1 << 20,
+  });
+  return stdout;
+}
+
+async function startContainerd() {
+  writeFileSync(
+    join(dir, 'config.toml'),
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${socket}"`,
+      '',
+    ].join('\n'),
+  );
+  const log = openSync(join(dir, 'containerd.log'), 'w');
+  containerd = spawn(tools.containerd, ['--config', join(dir, 'config.toml')], {
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+    if (containerd.exitCode !== null) break;
+    try {
+      if (statSync(socket).isSocket()) {
+        await ctr('version');
+        return;
+      }
+    } catch {}
+  }
+  throw new Error(
+    `containerd did not come up:\n${readFileSync(join(dir, 'containerd.log'), 'utf8').slice(-2000)}`,
+  );
+}
+
+/** A busybox image with /palbench, built with umoci (no registry) and imported. */
+async function buildImage() {
+  const umoci = (...args) => execFileP(tools.umoci, args, { cwd: dir, timeout: 30_000 });
+  await umoci('init', '--layout', 'oci');
+  await umoci('new', '--image', 'oci:latest');
+  await umoci('unpack', '--image', 'oci:latest', 'bundle');
+  const rootfs = join(dir, 'bundle', 'rootfs');
+  mkdirSync(join(rootfs, 'bin'), { recursive: true });
+  mkdirSync(join(rootfs, 'etc'), { recursive: true });
+  copyFileSync(tools.busybox, join(rootfs, 'bin', 'busybox'));
+  for (const applet of ['sh', 'sleep', 'true']) symlinkSync('busybox', join(rootfs, 'bin', applet));
+  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  await execFileP(tools.cc, ['-O2', '-static', '-o', join(rootfs, 'palbench'), join(here, 'palbench.c')], {
+    timeout: 60_000,
+  });
+  await umoci('repack', '--image', 'oci:latest', 'bundle');
+  const tar = join(dir, 'image.tar');
+  await execFileP('tar', ['-C', join(dir, 'oci'), '-cf', tar, '.'], { timeout: 30_000 });
+  await ctr('image', 'import', '--base-name', 'palisade.bench/busybox', tar);
+}
+
+let execSeq = 0;
+/** Runs palbench inside the container (one long-running process per measurement) and parses its line. */
+async function palbench(...args) {
+  const out = await ctr(
+    'task',
+    'exec',
+    '--exec-id',
+    `b${execSeq++}`,
+    CONTAINER,
+    '/palbench',
+    ...args.map(String),
+  );
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+// --- the enforcer (enforcer-host.mjs) ------------------------------------------------------------------
+let msgSeq = 0;
+const waiting = new Map();
+async function startHost() {
+  const child = fork(join(here, 'enforcer-host.mjs'), [pinDir], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+  host = child;
+  const ready = await new Promise((res, rej) => {
+    child.once('exit', (code, sig) =>
+      rej(new Error(`the enforcer exited (${code ?? sig}) before it was ready`)),
+    );
+    child.once('message', res);
+  });
+  child.removeAllListeners('exit');
+  child.on('message', (m) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (!w) return;
+    if (m.ok) w.res(m);
+    else w.rej(new Error(m.error));
+  });
+  child.on('exit', () => {
+    for (const w of waiting.values()) w.rej(new Error('the enforcer exited'));
+    waiting.clear();
+  });
+  if (ready.backend === 'none') throw new Error(`no enforcement back-end: ${ready.reason}`);
+  return ready;
+}
+function ask(msg) {
+  const id = ++msgSeq;
+  return new Promise((res, rej) => {
+    waiting.set(id, { res, rej });
+    host.send({ ...msg, id });
+  });
+}
+async function stopHost() {
+  const child = host;
+  host = undefined;
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  const id = ++msgSeq;
+  child.send({ op: 'close', id });
+  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+  // The agent leaves its pinned programs enforcing; for a true baseline nothing of ours stays loaded.
+  if (existsSync(pinDir)) uninstallBpf(pinDir);
+}
+
+// --- policies ------------------------------------------------------------------------------------------
+let revision = 0;
+/**
+ * The bench group: /bin/true (busybox), busybox and palbench allowed; TCP to 127.0.0.1:allowedPort
+ * allowed. With defaultFiles the default protected paths (/etc/passwd, /bin/, /usr/bin/, ...) apply, as
+ * for any group; without, they are allowed away, so only the exec rules are marked.
+ */
+function policy(modes, allowedPort, defaultFiles = true) {
+  const mode = { process: modes, file: modes, network: modes };
+  return {
+    v: 1,
+    cluster: 'bench',
+    revision: ++revision,
+    defaults: { modes: { process: 'discover', file: 'discover', network: 'discover' } },
+    groups: [
+      {
+        name: 'bench',
+        selector: { name: CONTAINER },
+        priority: 0,
+        modes: mode,
+        process: [
+          { path: '/bin/true', action: 'allow' },
+          { path: '/bin/busybox', action: 'allow' },
+          { path: '/palbench', action: 'allow' },
+        ],
+        file: defaultFiles
+          ? []
+          : DEFAULT_PROTECTED_PATHS.map((path) => ({ path, access: 'write', action: 'allow' })),
+        network: [{ to: '127.0.0.1/32', ports: [allowedPort], protocol: 'tcp', action: 'allow' }],
+      },
+    ],
+  };
+}
+async function enforce(modes, allowedPort, pid, defaultFiles = true) {
+  await ask({ op: 'policy', policy: policy(modes, allowedPort, defaultFiles) });
+  const r = await ask({
+    op: 'workloads',
+    workloads: [
+      {
+        id: CONTAINER,
+        name: CONTAINER,
+        image: IMAGE,
+        runtimeNamespace: NS,
+        state: 'running',
+        pid,
+        labels: {},
+      },
+    ],
+  });
+  const w = r.counters.workloads.find((x) => x.containerId === CONTAINER);
+  if (
+    r.counters.lastError ||
+    w?.group !== 'bench' ||
+    w.modes.process !== modes ||
+    w.modes.network !== modes
+  ) {
+    throw new Error(
+      `the enforcer did not take the ${modes} policy: ${r.counters.lastError ?? JSON.stringify(r.counters.workloads)}`,
+    );
+  }
+  return r;
+}
+
+const freePort = () =>
+  new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+
+// --- the run -------------------------------------------------------------------------------------------
+let failed = false;
+try {
+  const started = performance.now();
+  const others = (() => {
+    try {
+      const out = readFileSync('/proc/self/mountinfo', 'utf8').includes(' /sys/fs/bpf ')
+        ? readdirSync('/sys/fs/bpf').filter((d) => d.startsWith('palisade'))
+        : [];
+      return out;
+    } catch {
+      return [];
+    }
+  })();
+  await startContainerd();
+  await buildImage();
+  await ctr('run', '-d', '--net-host', IMAGE, CONTAINER, '/bin/sleep', '1000000');
+  const pid = Number(
+    (await ctr('task', 'ls'))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f[0] === CONTAINER)?.[1],
+  );
+  if (!pid) throw new Error('the container has no running task');
+  const allowedPort = await freePort();
+  let deniedPort = await freePort();
+  while (deniedPort === allowedPort) deniedPort = await freePort();
+  console.log(
+    `container ${CONTAINER} (runc, host network) pid ${pid}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}; ` +
+      `${ROUNDS} rounds × ${EXECS} execs, ${CONNECTS} connects per configuration`,
+  );
+  if (others.length > 0) {
+    console.log(
+      `note: other Palisade eBPF pin dirs are present and stay loaded during the baseline: ${others.join(', ')}`,
+    );
+  }
+
+  // 1 + 2: exec and connect latency, alternating baseline and enforced runs.
+  const rounds = [];
+  const failures = [];
+  let backendInfo;
+  for (let r = 0; r < ROUNDS; r++) {
+    const round = {};
+    const measure = async () => {
+      const exec = await palbench('exec', EXECS, '/bin/true');
+      const connect = await palbench('connect', CONNECTS, allowedPort);
+      if (!host || (exec.failed === 0 && connect.failed === 0)) return { exec, connect };
+      const c = (await ask({ op: 'status' })).counters;
+      const enforcer = {
+        fanotifyDenied: c.fanotifyDenied,
+        failOpen: c.fanotifyFailOpen,
+        errors: c.fanotifyErrors,
+        recent: c.recent,
+      };
+      return { exec, connect, enforcer };
+    };
+    const enforced = async () => {
+      backendInfo = await startHost();
+      // The enforced configurations take turns going first, so drift does not favour one of them.
+      const steps = [
+        ['protect', () => enforce('protect', allowedPort, pid)],
+        ['protectNoFile', () => enforce('protect', allowedPort, pid, false)],
+        ['monitor', () => enforce('monitor', allowedPort, pid)],
+      ];
+      for (let i = 0; i < steps.length; i++) {
+        const [name, apply] = steps[(i + r) % steps.length];
+        await apply();
+        round[name] = await measure();
+      }
+      await stopHost();
+    };
+    // Baseline before and after the enforced runs (A-B-A): their mean cancels a drift of the machine's load.
+    round.baselineBefore = await measure();
+    await enforced();
+    round.baselineAfter = await measure();
+    const both = (what, key) => (round.baselineBefore[what][key] + round.baselineAfter[what][key]) / 2;
+    round.baseline = {
+      exec: { p50Ns: both('exec', 'p50Ns'), meanNs: both('exec', 'meanNs') },
+      connect: { p50Ns: both('connect', 'p50Ns'), meanNs: both('connect', 'meanNs') },
+    };
+    for (const [k, v] of Object.entries(round)) {
+      if (k === 'baseline') continue;
+      // A failed exec or connect of an allowed target is a finding, never hidden: counted and printed.
+      if (v.exec.failed > 0 || v.connect.failed > 0) {
+        failures.push({
+          round: r + 1,
+          config: k,
+          exec: v.exec.failed,
+          connect: v.connect.failed,
+          execFirst: v.exec.firstFailure,
+          connectFirst: v.connect.firstFailure,
+          enforcer: v.enforcer,
+        });
+        console.log(
+          `round ${r + 1} ${k}: ${v.exec.failed} of ${EXECS} execs failed (first: ${v.exec.firstFailure || '-'}), ` +
+            `${v.connect.failed} of ${CONNECTS} connects failed (first: ${v.connect.firstFailure || '-'})` +
+            (v.enforcer ? `; enforcer: ${JSON.stringify(v.enforcer)}` : ''),
+        );
+      }
+    }
+    rounds.push(round);
+    const line = (what) =>
+      [
+        `baseline ${us(round.baselineBefore[what].p50Ns)}/${us(round.baselineAfter[what].p50Ns)}`,
+        ...CONFIGS.slice(1).map((c) => `${c} ${us(round[c][what].p50Ns)}`),
+      ].join(', ');
+    console.log(`round ${r + 1} p50 µs: exec ${line('exec')} | connect ${line('connect')}`);
+  }
+  console.log(`enforcement back-end: ${backendInfo.backend} (${backendInfo.reason})`);
+  const latency = {};
+  for (const what of ['exec', 'connect']) {
+    const entry = { baselineP50Us: us(median(rounds.map((x) => x.baseline[what].p50Ns))) };
+    // Ratios per round first (baseline and enforced ran back to back), then the median over rounds.
+    for (const mode of CONFIGS.slice(1)) {
+      entry[`${mode}P50Us`] = us(median(rounds.map((x) => x[mode][what].p50Ns)));
+      const ratio = median(rounds.map((x) => x[mode][what].p50Ns / x.baseline[what].p50Ns));
+      entry[`${mode}Ratio`] = round(ratio, 3);
+      entry[`${mode}OverheadPct`] = pctOver(ratio);
+      entry[`${mode}WithinTarget`] = pctOver(ratio) <= TARGET.overheadPct;
+      const ratios = rounds.map((x) => x[mode][what].p50Ns / x.baseline[what].p50Ns);
+      entry[`${mode}RatioRange`] = [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)];
+    }
+    entry.baselineMeanUs = us(median(rounds.map((x) => x.baseline[what].meanNs)));
+    entry.protectMeanUs = us(median(rounds.map((x) => x.protect[what].meanNs)));
+    latency[what] = entry;
+    console.log(
+      `${what}: p50 baseline ${entry.baselineP50Us} µs; ` +
+        CONFIGS.slice(1)
+          .map(
+            (c) =>
+              `${c} ${entry[`${c}P50Us`]} µs (×${entry[`${c}Ratio`]}, rounds ×${entry[`${c}RatioRange`].join('–')}; ${entry[`${c}OverheadPct`]} %: ${verdict(entry[`${c}WithinTarget`])})`,
+          )
+          .join('; ') +
+        ` — target ≤ ${TARGET.overheadPct} % (ratios: median over rounds of enforced p50 / same round's baseline p50)`,
+    );
+  }
+
+  // 3 + 4: events and RSS, network in Monitor, UDP connects to a port the policy does not allow.
+  await startHost();
+  await enforce('monitor', allowedPort, pid);
+  await sleep(1500);
+  await ask({ op: 'gc' });
+  await sleep(500);
+  const memIdle = memOf(host.pid);
+  const where = rssBreakdown(host.pid);
+  const rssIdle = memIdle.rss;
+  console.log(
+    `enforcer RSS idle (policy applied, after GC): ${mb(rssIdle)} MB (anonymous ${mb(memIdle.anon)} MB, file-backed ${mb(memIdle.file)} MB; ` +
+      `node binary ${mb(where.nodeBinary)} MB, BPF maps ${mb(where.bpfMaps)} MB, other files/libraries ${mb(where.sharedLibraries)} MB, heap and other anonymous ${mb(where.heapAndAnon)} MB) — target ≤ ${TARGET.rssMb} MB: ${verdict(rssIdle <= TARGET.rssMb * 2 ** 20)}`,
+  );
+
+  /** Runs a flood; samples the enforcer's counters and RSS meanwhile; returns rates and accounting. */
+  async function flood(seconds, rate, procs = 1) {
+    const before = (await ask({ op: 'status' })).counters;
+    const samples = [];
+    const gen = Promise.all(
+      Array.from({ length: procs }, () => palbench('flood', seconds, deniedPort, rate / procs, 'udp')),
+    ).then((rs) => ({
+      attempts: rs.reduce((a, x) => a + x.attempts, 0),
+      totalNs: Math.max(...rs.map((x) => x.totalNs)),
+    }));
+    let done = false;
+    gen.finally(() => {
+      done = true;
+    });
+    const t0 = performance.now();
+    while (!done) {
+      const c = (await ask({ op: 'status' })).counters;
+      samples.push({ t: performance.now() - t0, events: c.events, rss: rssOf(host.pid) });
+      await sleep(200);
+    }
+    const result = await gen;
+    // Let the tail drain, then account for every generated event: delivered or counted as dropped.
+    let after = (await ask({ op: 'status' })).counters;
+    for (
+      let stable = 0, last = -1;
+      stable < 3 && performance.now() - t0 < (seconds + 10) * 1000;
+      await sleep(200)
+    ) {
+      after = (await ask({ op: 'status' })).counters;
+      stable = after.events === last ? stable + 1 : 0;
+      last = after.events;
+    }
+    // Steady state: from 1 s after the start (ctr exec and the generator are up) to 0.5 s before its end.
+    const inWindow = samples.filter((s) => s.t >= 1000 && s.t <= seconds * 1000 - 500);
+    const first = inWindow[0];
+    const last = inWindow.at(-1);
+    const steady =
+      first && last && last.t > first.t ? ((last.events - first.events) * 1000) / (last.t - first.t) : NaN;
+    const rss = samples.filter((s) => s.t >= 500).map((s) => s.rss);
+    return {
+      generated: result.attempts,
+      generatedPerSecond: Math.round(result.attempts / (result.totalNs / 1e9)),
+      delivered: after.events - before.events,
+      drops: after.drops - before.drops,
+      kernelDrops: after.kernelDrops - before.kernelDrops,
+      userDrops: after.userDrops - before.userDrops,
+      steadyEventsPerSecond: Math.round(steady),
+      rssMax: Math.max(...rss),
+      rssMedian: median(rss),
+      securityEvents: after.securityEvents - before.securityEvents,
+    };
+  }
+
+  const paced = await flood(RSS_SECONDS, RSS_RATE);
+  console.log(
+    `enforcer RSS at ~${RSS_RATE} events/s (${paced.steadyEventsPerSecond}/s delivered, ${RSS_SECONDS} s): median ${mb(paced.rssMedian)} MB, max ${mb(paced.rssMax)} MB — target ≤ ${TARGET.rssMb} MB: ${verdict(paced.rssMax <= TARGET.rssMb * 2 ** 20)}`,
+  );
+  const saturated = await flood(FLOOD_SECONDS, 0, FLOOD_PROCS);
+  // Everything generated arrived and nothing dropped: the pipeline kept up, so the rate is the generator's.
+  const keptUp = saturated.drops === 0 && saturated.delivered === saturated.generated;
+  const lost = saturated.generated - saturated.delivered - saturated.drops;
+  console.log(
+    `events kernel → JS: ${saturated.steadyEventsPerSecond}/s steady (flood of ${saturated.generatedPerSecond} UDP connects/s from ${FLOOD_PROCS} process(es), network in Monitor, ${FLOOD_SECONDS} s); ` +
+      `${saturated.generated} generated = ${saturated.delivered} delivered + ${saturated.drops} dropped (kernel ${saturated.kernelDrops}, user ${saturated.userDrops})` +
+      `${lost !== 0 ? ` + ${lost} unaccounted` : ''}; RSS max ${mb(saturated.rssMax)} MB — target ≥ ${TARGET.eventsPerSecond}/s: ${verdict(saturated.steadyEventsPerSecond >= TARGET.eventsPerSecond)}` +
+      (keptUp ? ' (JS kept up with the generator: a lower bound of what the pipeline takes)' : ''),
+  );
+  console.log(
+    `RSS measured on: a Node process running the agent's enforcement path (openBackends + EnforcementManager from agents/enforcer/dist, drained every 1 s like the agent), not the full agent with its hub connection`,
+  );
+  await stopHost();
+
+  const figures = {
+    backend: backendInfo.backend,
+    rounds: ROUNDS,
+    execsPerRun: EXECS,
+    connectsPerRun: CONNECTS,
+    exec: latency.exec,
+    connect: latency.connect,
+    eventsPerSecond: saturated.steadyEventsPerSecond,
+    eventsFloodGeneratedPerSecond: saturated.generatedPerSecond,
+    eventsFloodProcesses: FLOOD_PROCS,
+    eventsBoundedByGenerator: keptUp,
+    eventsGenerated: saturated.generated,
+    eventsDelivered: saturated.delivered,
+    eventsDropped: saturated.drops,
+    eventsKernelDrops: saturated.kernelDrops,
+    eventsUserDrops: saturated.userDrops,
+    eventsUnaccounted: lost,
+    eventsTarget: TARGET.eventsPerSecond,
+    eventsWithinTarget: saturated.steadyEventsPerSecond >= TARGET.eventsPerSecond,
+    rssMeasuredOn: 'enforcer-host.mjs (openBackends + EnforcementManager), not the full agent',
+    rssIdleMb: mb(rssIdle),
+    rssIdleAnonMb: mb(memIdle.anon),
+    rssIdleFileMb: mb(memIdle.file),
+    rssIdleByMappingMb: Object.fromEntries(Object.entries(where).map(([k, v]) => [k, mb(v)])),
+    rssLoadRatePerSecond: RSS_RATE,
+    rssLoadDeliveredPerSecond: paced.steadyEventsPerSecond,
+    rssLoadMedianMb: mb(paced.rssMedian),
+    rssLoadMaxMb: mb(paced.rssMax),
+    rssSaturatedMaxMb: mb(saturated.rssMax),
+    rssTargetMb: TARGET.rssMb,
+    rssWithinTarget: Math.max(rssIdle, paced.rssMax) <= TARGET.rssMb * 2 ** 20,
+    overheadTargetPct: TARGET.overheadPct,
+    failures,
+    elapsedSeconds: round((performance.now() - started) / 1000),
+  };
+  console.log(JSON.stringify(figures));
+} catch (err) {
+  failed = true;
+  console.error(`bench:enforcer failed: ${err.stack ?? err.message}`);
+} finally {
+  await cleanup();
+  clearTimeout(watchdog);
+}
+process.exit(failed ? 1 : 0);
