@@ -40,6 +40,14 @@ const report = setInterval(() => {
   securityEvents += security?.events.length ?? 0;
 }, 1000);
 
+// The enforcer samples its own event count: when a flood keeps its event loop busy, IPC answers come
+// late, but each sample still pairs a count with the time it was taken.
+const samples = [];
+const sampler = setInterval(() => {
+  samples.push({ atMs: Date.now(), events: manager.status().events });
+  if (samples.length > 3000) samples.shift();
+}, 100);
+
 const counters = () => {
   const s = manager.status();
   const bpf = backends.bpf?.status();
@@ -52,6 +60,8 @@ const counters = () => {
     fanotifyDrops: fan?.drops ?? 0,
     fanotifyFailOpen: fan?.failOpen ?? 0,
     fanotifyDenied: fan?.denied ?? 0,
+    fanotifyDecisions: fan?.decisions ?? 0,
+    fanotifyDecideNs: fan?.decideNs ?? 0,
     fanotifyErrors: fan?.errors ?? 0,
     recent: [...recent],
     generation: s.generation,
@@ -65,12 +75,16 @@ process.on('message', (m) => {
   try {
     if (m.op === 'policy') manager.setPolicy(m.policy);
     else if (m.op === 'workloads') manager.setWorkloads(m.workloads);
-    else if (m.op === 'gc') {
+    else if (m.op === 'samples') {
+      process.send({ id: m.id, ok: true, samples: samples.filter((x) => x.atMs >= m.sinceMs) });
+      return;
+    } else if (m.op === 'gc') {
       // Twice: the first pass can leave objects only a second one frees (weak refs, finalizers).
       globalThis.gc?.();
       globalThis.gc?.();
     } else if (m.op === 'close') {
       clearInterval(report);
+      clearInterval(sampler);
       manager.close();
       process.send({ id: m.id, ok: true }, () => process.exit(0));
       return;
@@ -79,6 +93,11 @@ process.on('message', (m) => {
   } catch (err) {
     process.send({ id: m.id, ok: false, error: err.message });
   }
+});
+// The bench went away (crash, kill): stop delivering events and leave; the bench uninstalls the pins.
+process.on('disconnect', () => {
+  manager.close();
+  process.exit(0);
 });
 process.send({
   ready: true,

@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // npm run bench:enforcer — the cost of native enforcement on a real container (root; eBPF; fanotify).
 // A private containerd runs a busybox container (runc, host network) holding palbench, a small static C
-// load generator compiled here. In one run:
-//   1. exec latency: palbench posix_spawns /bin/true N times inside the container, without enforcement
-//      (nothing of ours loaded) and with the container in Protect, then Monitor (/bin/true allowed);
-//   2. TCP connect latency: palbench connects N times to its own listener (allowed destination);
-//   3. kernel → JS events/s: a UDP connect flood to a destination the policy does not allow, network
-//      in Monitor (one alert event per connect), counted where the agent's EnforcementManager receives them;
+// load generator compiled here; one `palbench serve` process inside the container runs every latency
+// block, so no process start is timed. In one run:
+//   1. exec latency: posix_spawn + wait of /bin/true (busybox, allowed) inside the container;
+//   2. TCP connect latency: connects to palbench's own listener on 127.0.0.1 (an allowed destination);
+//      both (a) against a true baseline, nothing of ours loaded: rounds of baseline, the enforced
+//      configurations (Protect; Protect without file rules; Monitor), baseline again, each enforced p50
+//      compared with the mean of the two baselines around it; and (b) with the enforcer up, short blocks
+//      alternating the container in and out of the generation (the cost of enforcing this container);
+//   3. kernel → JS events/s: a UDP connect flood to a destination the policy does not allow, network in
+//      Monitor (one alert per connect), counted where the agent's EnforcementManager receives events;
 //   4. enforcer RSS, idle (after GC) and while receiving ~10k events/s.
-// Enforcement runs in enforcer-host.mjs: openBackends + EnforcementManager from agents/enforcer/dist,
-// the agent's enforcement path without the hub connection. Each round runs baseline, the enforced
-// configurations (taking turns going first), baseline again, and compares each enforced p50 with the
-// mean of the two baselines around it; ratios are medians over rounds. Prints figures and ends with one
-// JSON line. Knobs: ENFORCER_BENCH_{EXECS,CONNECTS,ROUNDS,FLOOD_SECONDS,FLOOD_PROCS,RSS_SECONDS,RSS_RATE,
-// TIMEOUT_SECONDS}.
+// Enforcement runs in enforcer-host.mjs: openBackends + EnforcementManager from agents/enforcer/dist, the
+// agent's enforcement path without the hub connection. Ratios are medians over rounds/cycles. Prints
+// figures and ends with one JSON line. Knobs (env): ENFORCER_BENCH_{EXECS,CONNECTS,ROUNDS,CYCLES,
+// BLOCK_EXECS,BLOCK_CONNECTS,FLOOD_SECONDS,FLOOD_PROCS,RSS_SECONDS,RSS_RATE,TIMEOUT_SECONDS}.
 import { execFile, fork, spawn } from 'node:child_process';
 import {
   closeSync,
@@ -24,13 +26,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -44,12 +47,17 @@ const CONNECTS = Number(process.env.ENFORCER_BENCH_CONNECTS ?? 5000);
 const ROUNDS = Number(process.env.ENFORCER_BENCH_ROUNDS ?? 5);
 const FLOOD_SECONDS = Number(process.env.ENFORCER_BENCH_FLOOD_SECONDS ?? 4);
 const RSS_SECONDS = Number(process.env.ENFORCER_BENCH_RSS_SECONDS ?? 5);
+const CYCLES = Number(process.env.ENFORCER_BENCH_CYCLES ?? 10);
+const BLOCK_EXECS = Number(process.env.ENFORCER_BENCH_BLOCK_EXECS ?? 200);
+const BLOCK_CONNECTS = Number(process.env.ENFORCER_BENCH_BLOCK_CONNECTS ?? 500);
 const FLOOD_PROCS = Number(process.env.ENFORCER_BENCH_FLOOD_PROCS ?? 1);
 const RSS_RATE = Number(process.env.ENFORCER_BENCH_RSS_RATE ?? 10_000);
+const VERBOSE = process.env.ENFORCER_BENCH_VERBOSE === '1';
 const TIMEOUT_SECONDS = Number(process.env.ENFORCER_BENCH_TIMEOUT_SECONDS ?? 170);
 const TARGET = { overheadPct: 5, eventsPerSecond: 100_000, rssMb: 64 };
 
-const NS = 'palbench';
+// Per run: the containerd namespace is also the parent cgroup, which cleanup removes.
+const NS = `palbench-${process.pid}`;
 /** baseline: nothing of ours loaded. protect/monitor: all three kinds in that mode, default protected
  * paths included. protectNoFile: Protect without file rules (only the exec and network rules marked). */
 const CONFIGS = ['baseline', 'protect', 'protectNoFile', 'monitor'];
@@ -98,6 +106,23 @@ function rssBreakdown(pid) {
 }
 const mb = (bytes) => round(bytes / 2 ** 20, 1);
 
+const alive = (child) => child !== undefined && child.exitCode === null && child.signalCode === null;
+/** Sends `signal` (if any), SIGKILL after 5 s; resolves once the child is gone (or 7 s passed). */
+function stopChild(child, signal) {
+  if (!alive(child)) return Promise.resolve();
+  return new Promise((res) => {
+    const done = () => {
+      clearTimeout(kill);
+      clearTimeout(giveUp);
+      res();
+    };
+    child.once('exit', done);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const giveUp = setTimeout(done, 7000);
+    if (signal) child.kill(signal);
+  });
+}
+
 function which(bin) {
   for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
     if (d && existsSync(join(d, bin))) return join(d, bin);
@@ -134,7 +159,8 @@ if (missing.length > 0) {
   console.error(`bench:enforcer needs: ${missing.join(', ')}`);
   process.exit(1);
 }
-const { uninstallBpf } = await import('@palisade/native');
+const { cgroupV2Root, uninstallBpf } = await import('@palisade/native');
+const cgroupRoot = cgroupV2Root();
 const { DEFAULT_PROTECTED_PATHS } = await import('@palisade/policy');
 
 const dir = mkdtempSync(join(tmpdir(), 'palisade-bench-enforcer-'));
@@ -144,32 +170,34 @@ let containerd;
 let host;
 
 // --- cleanup: everything this run made, also after an error, a signal or the time limit ---------------
-let cleaned = false;
-async function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
+// One cleanup, whoever asks first (the run's end, a signal, the time limit); everyone waits for it.
+let cleaning;
+function cleanup() {
+  cleaning ??= removeEverything();
+  return cleaning;
+}
+async function removeEverything() {
   const problems = [];
   const attempt = async (what, fn) => {
+    const t0 = performance.now();
     try {
       await fn();
     } catch (err) {
       problems.push(`${what}: ${err.message.split('\n')[0]}`);
     }
+    if (VERBOSE) console.error(`cleanup: ${what} (${Math.round(performance.now() - t0)} ms)`);
   };
-  if (host) await attempt('stop the enforcer', () => stopHost());
+  await attempt('stop the enforcer', () => stopHost());
+  server?.stdin.end();
   await attempt('uninstall eBPF pins', async () => {
     if (existsSync(pinDir)) uninstallBpf(pinDir);
     if (existsSync(pinDir)) rmSync(pinDir, { recursive: true, force: true });
   });
-  if (containerd && containerd.exitCode === null) {
+  if (alive(containerd)) {
     await attempt('delete the task', () => ctr('task', 'delete', '--force', CONTAINER));
     await attempt('delete the container', () => ctr('container', 'delete', CONTAINER));
-    const gone = new Promise((r) => containerd.once('exit', r));
-    containerd.kill('SIGTERM');
-    const t = setTimeout(() => containerd.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
   }
+  await attempt('stop containerd', () => stopChild(containerd, 'SIGTERM'));
   // Shims outlive containerd: end the ones serving our (unique) socket.
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -178,6 +206,23 @@ async function cleanup() {
         process.kill(Number(pid), 'SIGKILL');
     } catch {}
   }
+  // Whatever of the container survived a failed delete: kill its cgroup, remove our cgroup directories.
+  await attempt('remove the container cgroups', async () => {
+    const unified = join(cgroupRoot, NS, CONTAINER);
+    if (existsSync(join(unified, 'cgroup.kill'))) writeFileSync(join(unified, 'cgroup.kill'), '1');
+    for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+      const nsDir = join('/sys/fs/cgroup', hierarchy, NS);
+      for (const d of [join(nsDir, CONTAINER), nsDir]) {
+        for (let tries = 0; existsSync(d) && tries < 20; tries++) {
+          try {
+            rmdirSync(d);
+          } catch {
+            await sleep(50); // a cgroup cannot go while its last task is still exiting
+          }
+        }
+      }
+    }
+  });
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
@@ -276,10 +321,50 @@ async function palbench(...args) {
   return JSON.parse(out.trim().split('\n').at(-1));
 }
 
+/** palbench serve: one long-running process in the container answers every latency command. */
+let server;
+let serverOut = '';
+const serverWaiting = [];
+function startServer() {
+  server = spawn(
+    tools.ctr,
+    ['-a', socket, '-n', NS, 'task', 'exec', '--exec-id', 'serve', CONTAINER, '/palbench', 'serve'],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  server.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  server.stdout.on('data', (d) => {
+    serverOut += d;
+    for (let i = serverOut.indexOf('\n'); i >= 0; i = serverOut.indexOf('\n')) {
+      const line = serverOut.slice(0, i);
+      serverOut = serverOut.slice(i + 1);
+      serverWaiting.shift()?.res(line);
+    }
+  });
+  server.on('exit', (code, sig) => {
+    for (const w of serverWaiting.splice(0))
+      w.rej(new Error(`palbench serve exited (${code ?? sig}): ${stderr.trim()}`));
+  });
+}
+async function command(...args) {
+  const line = await new Promise((res, rej) => {
+    serverWaiting.push({ res, rej });
+    server.stdin.write(`${args.join(' ')}\n`);
+  });
+  const r = JSON.parse(line);
+  if (r.error) throw new Error(`palbench ${args.join(' ')}: ${r.error}`);
+  return r;
+}
+
 // --- the enforcer (enforcer-host.mjs) ------------------------------------------------------------------
 let msgSeq = 0;
 const waiting = new Map();
 async function startHost() {
+  if (cleaning) throw new Error('stopping: no new enforcer');
   const child = fork(join(here, 'enforcer-host.mjs'), [pinDir], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -317,13 +402,12 @@ function ask(msg) {
 async function stopHost() {
   const child = host;
   host = undefined;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  const id = ++msgSeq;
-  child.send({ op: 'close', id });
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
+  if (alive(child)) {
+    try {
+      child.send({ op: 'close', id: ++msgSeq });
+    } catch {} // no channel any more: the SIGKILL below ends it
+    await stopChild(child, undefined);
+  }
   // The agent leaves its pinned programs enforcing; for a true baseline nothing of ours stays loaded.
   if (existsSync(pinDir)) uninstallBpf(pinDir);
 }
@@ -427,8 +511,7 @@ try {
   let deniedPort = await freePort();
   while (deniedPort === allowedPort) deniedPort = await freePort();
   console.log(
-    `container ${CONTAINER} (runc, host network) pid ${pid}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}; ` +
-      `${ROUNDS} rounds × ${EXECS} execs, ${CONNECTS} connects per configuration`,
+    `container ${CONTAINER} (runc, host network) pid ${pid}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} on ${availableParallelism()} CPUs`,
   );
   if (others.length > 0) {
     console.log(
@@ -436,105 +519,155 @@ try {
     );
   }
 
-  // 1 + 2: exec and connect latency, alternating baseline and enforced runs.
-  const rounds = [];
+  // 1 + 2: exec and connect latency. One palbench server in the container runs every block.
+  startServer();
   const failures = [];
-  let backendInfo;
-  for (let r = 0; r < ROUNDS; r++) {
-    const round = {};
-    const measure = async () => {
-      const exec = await palbench('exec', EXECS, '/bin/true');
-      const connect = await palbench('connect', CONNECTS, allowedPort);
-      if (!host || (exec.failed === 0 && connect.failed === 0)) return { exec, connect };
-      const c = (await ask({ op: 'status' })).counters;
-      const enforcer = {
+  /** One block of execs and connects; a failure (of an allowed target) is recorded with the enforcer's view. */
+  const measure = async (label, execs, connects) => {
+    const before = host ? (await ask({ op: 'status' })).counters : undefined;
+    const exec = await command('exec', execs, '/bin/true');
+    if (before) {
+      // What the fanotify handler did for these execs: permission events answered, time deciding.
+      const after = (await ask({ op: 'status' })).counters;
+      exec.fanotifyDecisions = after.fanotifyDecisions - before.fanotifyDecisions;
+      exec.fanotifyDecideNs = after.fanotifyDecideNs - before.fanotifyDecideNs;
+    }
+    const connect = await command('connect', connects, allowedPort);
+    if (exec.failed > 0 || connect.failed > 0) {
+      const c = host ? (await ask({ op: 'status' })).counters : undefined;
+      const enforcer = c && {
         fanotifyDenied: c.fanotifyDenied,
         failOpen: c.fanotifyFailOpen,
         errors: c.fanotifyErrors,
         recent: c.recent,
       };
-      return { exec, connect, enforcer };
-    };
-    const enforced = async () => {
-      backendInfo = await startHost();
-      // The enforced configurations take turns going first, so drift does not favour one of them.
-      const steps = [
-        ['protect', () => enforce('protect', allowedPort, pid)],
-        ['protectNoFile', () => enforce('protect', allowedPort, pid, false)],
-        ['monitor', () => enforce('monitor', allowedPort, pid)],
-      ];
-      for (let i = 0; i < steps.length; i++) {
-        const [name, apply] = steps[(i + r) % steps.length];
-        await apply();
-        round[name] = await measure();
-      }
-      await stopHost();
-    };
-    // Baseline before and after the enforced runs (A-B-A): their mean cancels a drift of the machine's load.
-    round.baselineBefore = await measure();
-    await enforced();
-    round.baselineAfter = await measure();
+      failures.push({
+        label,
+        exec: exec.failed,
+        connect: connect.failed,
+        execFirst: exec.firstFailure,
+        connectFirst: connect.firstFailure,
+        enforcer,
+      });
+      console.log(
+        `${label}: ${exec.failed} of ${execs} execs failed (first: ${exec.firstFailure || '-'}), ` +
+          `${connect.failed} of ${connects} connects failed (first: ${connect.firstFailure || '-'})` +
+          (enforcer ? `; enforcer: ${JSON.stringify(enforcer)}` : ''),
+      );
+    }
+    return { exec, connect };
+  };
+  const apply = {
+    protect: () => enforce('protect', allowedPort, pid),
+    protectNoFile: () => enforce('protect', allowedPort, pid, false),
+    monitor: () => enforce('monitor', allowedPort, pid),
+  };
+  const ENFORCED = CONFIGS.slice(1);
+
+  // 1a. Against a true baseline (nothing of ours loaded), rounds of A-B-A.
+  const rounds = [];
+  const hostStartMs = [];
+  let backendInfo;
+  for (let r = 0; r < ROUNDS; r++) {
+    const round = {};
+    round.baselineBefore = await measure(`round ${r + 1} baseline`, EXECS, CONNECTS);
+    const t0 = performance.now();
+    backendInfo = await startHost();
+    hostStartMs.push(performance.now() - t0);
+    // The enforced configurations take turns going first, so drift does not favour one of them.
+    for (let i = 0; i < ENFORCED.length; i++) {
+      const name = ENFORCED[(i + r) % ENFORCED.length];
+      await apply[name]();
+      round[name] = await measure(`round ${r + 1} ${name}`, EXECS, CONNECTS);
+    }
+    await stopHost();
+    round.baselineAfter = await measure(`round ${r + 1} baseline`, EXECS, CONNECTS);
+    // Baseline before and after the enforced runs: their mean cancels a steady drift of the machine's load.
     const both = (what, key) => (round.baselineBefore[what][key] + round.baselineAfter[what][key]) / 2;
     round.baseline = {
       exec: { p50Ns: both('exec', 'p50Ns'), meanNs: both('exec', 'meanNs') },
       connect: { p50Ns: both('connect', 'p50Ns'), meanNs: both('connect', 'meanNs') },
     };
-    for (const [k, v] of Object.entries(round)) {
-      if (k === 'baseline') continue;
-      // A failed exec or connect of an allowed target is a finding, never hidden: counted and printed.
-      if (v.exec.failed > 0 || v.connect.failed > 0) {
-        failures.push({
-          round: r + 1,
-          config: k,
-          exec: v.exec.failed,
-          connect: v.connect.failed,
-          execFirst: v.exec.firstFailure,
-          connectFirst: v.connect.firstFailure,
-          enforcer: v.enforcer,
-        });
-        console.log(
-          `round ${r + 1} ${k}: ${v.exec.failed} of ${EXECS} execs failed (first: ${v.exec.firstFailure || '-'}), ` +
-            `${v.connect.failed} of ${CONNECTS} connects failed (first: ${v.connect.firstFailure || '-'})` +
-            (v.enforcer ? `; enforcer: ${JSON.stringify(v.enforcer)}` : ''),
-        );
-      }
-    }
     rounds.push(round);
     const line = (what) =>
       [
         `baseline ${us(round.baselineBefore[what].p50Ns)}/${us(round.baselineAfter[what].p50Ns)}`,
-        ...CONFIGS.slice(1).map((c) => `${c} ${us(round[c][what].p50Ns)}`),
+        ...ENFORCED.map((c) => `${c} ${us(round[c][what].p50Ns)}`),
       ].join(', ');
     console.log(`round ${r + 1} p50 µs: exec ${line('exec')} | connect ${line('connect')}`);
   }
-  console.log(`enforcement back-end: ${backendInfo.backend} (${backendInfo.reason})`);
-  const latency = {};
-  for (const what of ['exec', 'connect']) {
-    const entry = { baselineP50Us: us(median(rounds.map((x) => x.baseline[what].p50Ns))) };
-    // Ratios per round first (baseline and enforced ran back to back), then the median over rounds.
-    for (const mode of CONFIGS.slice(1)) {
-      entry[`${mode}P50Us`] = us(median(rounds.map((x) => x[mode][what].p50Ns)));
-      const ratio = median(rounds.map((x) => x[mode][what].p50Ns / x.baseline[what].p50Ns));
-      entry[`${mode}Ratio`] = round(ratio, 3);
-      entry[`${mode}OverheadPct`] = pctOver(ratio);
-      entry[`${mode}WithinTarget`] = pctOver(ratio) <= TARGET.overheadPct;
-      const ratios = rounds.map((x) => x[mode][what].p50Ns / x.baseline[what].p50Ns);
-      entry[`${mode}RatioRange`] = [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)];
+  console.log(
+    `enforcement back-end: ${backendInfo.backend} (${backendInfo.reason}); enforcer start (fresh eBPF install + fanotify) median ${round(median(hostStartMs))} ms`,
+  );
+
+  // 1b. The enforcer stays up; short blocks alternate the container in and out of the generation
+  // ("unenforced": the global hooks still run, the container has no marks and no entries).
+  await startHost();
+  const cycles = [];
+  for (let k = 0; k < CYCLES; k++) {
+    const cycle = {};
+    const order = ['unenforced', ...ENFORCED];
+    for (let i = 0; i < order.length; i++) {
+      const name = order[(i + k) % order.length];
+      if (name === 'unenforced') await ask({ op: 'workloads', workloads: [] });
+      else await apply[name]();
+      cycle[name] = await measure(`cycle ${k + 1} ${name}`, BLOCK_EXECS, BLOCK_CONNECTS);
     }
-    entry.baselineMeanUs = us(median(rounds.map((x) => x.baseline[what].meanNs)));
-    entry.protectMeanUs = us(median(rounds.map((x) => x.protect[what].meanNs)));
-    latency[what] = entry;
-    console.log(
-      `${what}: p50 baseline ${entry.baselineP50Us} µs; ` +
-        CONFIGS.slice(1)
-          .map(
-            (c) =>
-              `${c} ${entry[`${c}P50Us`]} µs (×${entry[`${c}Ratio`]}, rounds ×${entry[`${c}RatioRange`].join('–')}; ${entry[`${c}OverheadPct`]} %: ${verdict(entry[`${c}WithinTarget`])})`,
-          )
-          .join('; ') +
-        ` — target ≤ ${TARGET.overheadPct} % (ratios: median over rounds of enforced p50 / same round's baseline p50)`,
-    );
+    cycles.push(cycle);
   }
+  await stopHost();
+
+  const summarize = (samples, base, label) => {
+    const out = {};
+    for (const what of ['exec', 'connect']) {
+      const entry = { baselineP50Us: us(median(samples.map((x) => x[base][what].p50Ns))) };
+      // Ratios per round first (baseline and enforced ran back to back), then the median over rounds.
+      for (const mode of ENFORCED) {
+        const ratios = samples.map((x) => x[mode][what].p50Ns / x[base][what].p50Ns);
+        const ratio = median(ratios);
+        entry[`${mode}P50Us`] = us(median(samples.map((x) => x[mode][what].p50Ns)));
+        entry[`${mode}Ratio`] = round(ratio, 3);
+        entry[`${mode}RatioRange`] = [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)];
+        entry[`${mode}OverheadPct`] = pctOver(ratio);
+        entry[`${mode}WithinTarget`] = pctOver(ratio) <= TARGET.overheadPct;
+      }
+      out[what] = entry;
+      console.log(
+        `${what} ${label}: p50 ${base} ${entry.baselineP50Us} µs; ` +
+          ENFORCED.map(
+            (c) =>
+              `${c} ${entry[`${c}P50Us`]} µs ×${entry[`${c}Ratio`]} (${entry[`${c}OverheadPct`]} %, range ×${entry[`${c}RatioRange`].join('–')}): ${verdict(entry[`${c}WithinTarget`])}`,
+          ).join('; ') +
+          ` — target ≤ ${TARGET.overheadPct} %`,
+      );
+    }
+    return out;
+  };
+  console.log(
+    `ratios = median over rounds/cycles of (enforced p50 / that round's baseline p50); protect and monitor include the default protected paths (/bin/, /usr/bin/, /etc/passwd, ...), protectNoFile has no file rules`,
+  );
+  const handler = {};
+  for (const c of ENFORCED) {
+    const decisions = rounds.reduce((a, x) => a + x[c].exec.fanotifyDecisions, 0);
+    const ns = rounds.reduce((a, x) => a + x[c].exec.fanotifyDecideNs, 0);
+    handler[c] = {
+      decisionsPerExec: round(decisions / (ROUNDS * EXECS), 2),
+      decideUsPerDecision: decisions ? round(ns / decisions / 1000, 1) : 0,
+    };
+  }
+  console.log(
+    `fanotify handler per exec: ${ENFORCED.map((c) => `${c} ${handler[c].decisionsPerExec} permission events, ${handler[c].decideUsPerDecision} µs deciding each`).join('; ')}`,
+  );
+  const latency = summarize(
+    rounds,
+    'baseline',
+    `vs nothing loaded (${ROUNDS} rounds × ${EXECS} execs, ${CONNECTS} connects)`,
+  );
+  const interleaved = summarize(
+    cycles,
+    'unenforced',
+    `vs container not in the generation (${CYCLES} cycles × ${BLOCK_EXECS} execs, ${BLOCK_CONNECTS} connects)`,
+  );
 
   // 3 + 4: events and RSS, network in Monitor, UDP connects to a port the policy does not allow.
   await startHost();
@@ -553,68 +686,75 @@ try {
   /** Runs a flood; samples the enforcer's counters and RSS meanwhile; returns rates and accounting. */
   async function flood(seconds, rate, procs = 1) {
     const before = (await ask({ op: 'status' })).counters;
-    const samples = [];
+    const sinceMs = Date.now();
     const gen = Promise.all(
       Array.from({ length: procs }, () => palbench('flood', seconds, deniedPort, rate / procs, 'udp')),
     ).then((rs) => ({
       attempts: rs.reduce((a, x) => a + x.attempts, 0),
       totalNs: Math.max(...rs.map((x) => x.totalNs)),
+      startRealMs: Math.min(...rs.map((x) => x.startRealMs)),
+      endRealMs: Math.max(...rs.map((x) => x.endRealMs)),
     }));
     let done = false;
     gen.finally(() => {
       done = true;
     });
-    const t0 = performance.now();
-    while (!done) {
-      const c = (await ask({ op: 'status' })).counters;
-      samples.push({ t: performance.now() - t0, events: c.events, rss: rssOf(host.pid) });
-      await sleep(200);
+    const rss = [];
+    for (const t0 = Date.now(); !done; await sleep(200)) {
+      if (Date.now() - t0 >= 500) rss.push(rssOf(host.pid));
     }
     const result = await gen;
     // Let the tail drain, then account for every generated event: delivered or counted as dropped.
     let after = (await ask({ op: 'status' })).counters;
-    for (
-      let stable = 0, last = -1;
-      stable < 3 && performance.now() - t0 < (seconds + 10) * 1000;
-      await sleep(200)
-    ) {
+    for (let stable = 0, last = -1; stable < 3 && Date.now() - result.endRealMs < 10_000; await sleep(200)) {
       after = (await ask({ op: 'status' })).counters;
       stable = after.events === last ? stable + 1 : 0;
       last = after.events;
     }
-    // Steady state: from 1 s after the start (ctr exec and the generator are up) to 0.5 s before its end.
-    const inWindow = samples.filter((s) => s.t >= 1000 && s.t <= seconds * 1000 - 500);
+    // Steady state, from the enforcer's own samples: 0.5 s after the generator started to 0.3 s before it
+    // ended. Average: every delivered event over the time from the start to the last delivery.
+    const { samples } = await ask({ op: 'samples', sinceMs });
+    const inWindow = samples.filter(
+      (x) => x.atMs >= result.startRealMs + 500 && x.atMs <= result.endRealMs - 300,
+    );
     const first = inWindow[0];
     const last = inWindow.at(-1);
     const steady =
-      first && last && last.t > first.t ? ((last.events - first.events) * 1000) / (last.t - first.t) : NaN;
-    const rss = samples.filter((s) => s.t >= 500).map((s) => s.rss);
+      first && last && last.atMs > first.atMs
+        ? ((last.events - first.events) * 1000) / (last.atMs - first.atMs)
+        : NaN;
+    const lastDelivery = samples.find((x) => x.events === after.events)?.atMs ?? Date.now();
+    const delivered = after.events - before.events;
     return {
       generated: result.attempts,
       generatedPerSecond: Math.round(result.attempts / (result.totalNs / 1e9)),
-      delivered: after.events - before.events,
+      delivered,
       drops: after.drops - before.drops,
       kernelDrops: after.kernelDrops - before.kernelDrops,
       userDrops: after.userDrops - before.userDrops,
-      steadyEventsPerSecond: Math.round(steady),
+      steadyEventsPerSecond: Number.isFinite(steady) ? Math.round(steady) : null,
+      steadySamples: inWindow.length,
+      averageEventsPerSecond: Math.round((delivered * 1000) / Math.max(1, lastDelivery - result.startRealMs)),
       rssMax: Math.max(...rss),
       rssMedian: median(rss),
-      securityEvents: after.securityEvents - before.securityEvents,
     };
   }
 
   const paced = await flood(RSS_SECONDS, RSS_RATE);
   console.log(
-    `enforcer RSS at ~${RSS_RATE} events/s (${paced.steadyEventsPerSecond}/s delivered, ${RSS_SECONDS} s): median ${mb(paced.rssMedian)} MB, max ${mb(paced.rssMax)} MB — target ≤ ${TARGET.rssMb} MB: ${verdict(paced.rssMax <= TARGET.rssMb * 2 ** 20)}`,
+    `enforcer RSS at ~${RSS_RATE} events/s (${paced.steadyEventsPerSecond ?? paced.averageEventsPerSecond}/s delivered, ${paced.drops} dropped, ${RSS_SECONDS} s): median ${mb(paced.rssMedian)} MB, max ${mb(paced.rssMax)} MB — target ≤ ${TARGET.rssMb} MB: ${verdict(paced.rssMax <= TARGET.rssMb * 2 ** 20)}`,
   );
   const saturated = await flood(FLOOD_SECONDS, 0, FLOOD_PROCS);
   // Everything generated arrived and nothing dropped: the pipeline kept up, so the rate is the generator's.
   const keptUp = saturated.drops === 0 && saturated.delivered === saturated.generated;
   const lost = saturated.generated - saturated.delivered - saturated.drops;
+  // The steady rate needs the enforcer's sampler to have run inside the flood; else the average.
+  const eventsPerSecond = saturated.steadyEventsPerSecond ?? saturated.averageEventsPerSecond;
   console.log(
-    `events kernel → JS: ${saturated.steadyEventsPerSecond}/s steady (flood of ${saturated.generatedPerSecond} UDP connects/s from ${FLOOD_PROCS} process(es), network in Monitor, ${FLOOD_SECONDS} s); ` +
+    `events kernel → JS: ${saturated.steadyEventsPerSecond ?? 'n/a'}/s steady (${saturated.steadySamples} samples), ${saturated.averageEventsPerSecond}/s average ` +
+      `(flood of ${saturated.generatedPerSecond} UDP connects/s from ${FLOOD_PROCS} process(es), network in Monitor, ${FLOOD_SECONDS} s); ` +
       `${saturated.generated} generated = ${saturated.delivered} delivered + ${saturated.drops} dropped (kernel ${saturated.kernelDrops}, user ${saturated.userDrops})` +
-      `${lost !== 0 ? ` + ${lost} unaccounted` : ''}; RSS max ${mb(saturated.rssMax)} MB — target ≥ ${TARGET.eventsPerSecond}/s: ${verdict(saturated.steadyEventsPerSecond >= TARGET.eventsPerSecond)}` +
+      `${lost !== 0 ? ` + ${lost} unaccounted` : ''}; RSS max ${mb(saturated.rssMax)} MB — target ≥ ${TARGET.eventsPerSecond}/s: ${verdict(eventsPerSecond >= TARGET.eventsPerSecond)}` +
       (keptUp ? ' (JS kept up with the generator: a lower bound of what the pipeline takes)' : ''),
   );
   console.log(
@@ -629,7 +769,16 @@ try {
     connectsPerRun: CONNECTS,
     exec: latency.exec,
     connect: latency.connect,
-    eventsPerSecond: saturated.steadyEventsPerSecond,
+    cycles: CYCLES,
+    blockExecs: BLOCK_EXECS,
+    blockConnects: BLOCK_CONNECTS,
+    execInterleaved: interleaved.exec,
+    connectInterleaved: interleaved.connect,
+    enforcerStartMs: round(median(hostStartMs)),
+    fanotifyPerExec: handler,
+    eventsPerSecond,
+    eventsSteadyPerSecond: saturated.steadyEventsPerSecond,
+    eventsAveragePerSecond: saturated.averageEventsPerSecond,
     eventsFloodGeneratedPerSecond: saturated.generatedPerSecond,
     eventsFloodProcesses: FLOOD_PROCS,
     eventsBoundedByGenerator: keptUp,
@@ -640,14 +789,14 @@ try {
     eventsUserDrops: saturated.userDrops,
     eventsUnaccounted: lost,
     eventsTarget: TARGET.eventsPerSecond,
-    eventsWithinTarget: saturated.steadyEventsPerSecond >= TARGET.eventsPerSecond,
+    eventsWithinTarget: eventsPerSecond >= TARGET.eventsPerSecond,
     rssMeasuredOn: 'enforcer-host.mjs (openBackends + EnforcementManager), not the full agent',
     rssIdleMb: mb(rssIdle),
     rssIdleAnonMb: mb(memIdle.anon),
     rssIdleFileMb: mb(memIdle.file),
     rssIdleByMappingMb: Object.fromEntries(Object.entries(where).map(([k, v]) => [k, mb(v)])),
     rssLoadRatePerSecond: RSS_RATE,
-    rssLoadDeliveredPerSecond: paced.steadyEventsPerSecond,
+    rssLoadDeliveredPerSecond: paced.steadyEventsPerSecond ?? paced.averageEventsPerSecond,
     rssLoadMedianMb: mb(paced.rssMedian),
     rssLoadMaxMb: mb(paced.rssMax),
     rssSaturatedMaxMb: mb(saturated.rssMax),
@@ -660,7 +809,8 @@ try {
   console.log(JSON.stringify(figures));
 } catch (err) {
   failed = true;
-  console.error(`bench:enforcer failed: ${err.stack ?? err.message}`);
+  // After a signal or the time limit the cleanup ends the run's steps; their errors are its echo.
+  if (!cleaning) console.error(`bench:enforcer failed: ${err.stack ?? err.message}`);
 } finally {
   await cleanup();
   clearTimeout(watchdog);

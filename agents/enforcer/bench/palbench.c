@@ -3,7 +3,9 @@
 //   palbench connect N PORT         N serial TCP connects to its own listener on 127.0.0.1:PORT
 //   palbench flood SECS PORT RATE P connects to 127.0.0.1:PORT (P = udp|tcp) for SECS seconds,
 //                                   RATE per second (0 = as fast as possible); counts outcomes
-// Prints one JSON line. Times are CLOCK_MONOTONIC; the program itself is the only process timed.
+//   palbench serve                  reads such commands from stdin, one per line, until EOF, so the
+//                                   bench can switch policies between short blocks in one process
+// Prints one JSON line per command. Times are CLOCK_MONOTONIC; only this program's work is timed.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,12 @@ extern char **environ;
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -76,6 +84,7 @@ static int bench_exec(long n, const char *path) {
     failed++;
   }
   print_stats("exec", t, n, failed, now_ns() - start);
+  free(t);
   return 0;
 }
 
@@ -87,7 +96,8 @@ static int bench_connect(long n, int port) {
   int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1024) != 0) {
-    fprintf(stderr, "listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+    printf("{\"error\":\"listen on 127.0.0.1:%d: %s\"}\n", port, strerror(errno));
+    if (l >= 0) close(l);
     return 1;
   }
   uint64_t *t = calloc((size_t)n, sizeof *t);
@@ -112,6 +122,8 @@ static int bench_connect(long n, int port) {
     close(s);
   }
   print_stats("connect", t, n, failed, now_ns() - start);
+  free(t);
+  close(l);
   return 0;
 }
 
@@ -120,6 +132,7 @@ static int bench_flood(double secs, int port, double rate, int udp) {
   struct linger lg = {1, 0};
   long attempts = 0, ok = 0, eperm = 0, refused = 0, other = 0;
   int s = -1;
+  uint64_t real_start = real_ns();
   uint64_t start = now_ns(), end = start + (uint64_t)(secs * 1e9);
   for (;;) {
     uint64_t t = now_ns();
@@ -150,13 +163,35 @@ static int bench_flood(double secs, int port, double rate, int udp) {
     }
   }
   uint64_t total = now_ns() - start;
+  // Wall-clock start and end, so the bench can line the flood up with the enforcer's own samples.
   printf("{\"what\":\"flood\",\"attempts\":%ld,\"ok\":%ld,\"eperm\":%ld,\"refused\":%ld,\"other\":%ld,"
-         "\"totalNs\":%llu}\n",
-         attempts, ok, eperm, refused, other, (unsigned long long)total);
+         "\"totalNs\":%llu,\"startRealMs\":%.3f,\"endRealMs\":%.3f}\n",
+         attempts, ok, eperm, refused, other, (unsigned long long)total, (double)real_start / 1e6,
+         (double)(real_start + total) / 1e6);
+  return 0;
+}
+
+static int run(int argc, char **argv);
+
+static int serve(void) {
+  char line[512];
+  while (fgets(line, sizeof line, stdin)) {
+    char *argv[8] = {"palbench"};
+    int argc = 1;
+    for (char *tok = strtok(line, " \t\n"); tok && argc < 7; tok = strtok(NULL, " \t\n")) argv[argc++] = tok;
+    first_failure[0] = '\0';
+    if (argc > 1 && run(argc, argv) == 2) printf("{\"error\":\"bad command\"}\n");
+    fflush(stdout);
+  }
   return 0;
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "serve") == 0) return serve();
+  return run(argc, argv);
+}
+
+static int run(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "exec") == 0) return bench_exec(atol(argv[2]), argv[3]);
   if (argc == 4 && strcmp(argv[1], "connect") == 0) return bench_connect(atol(argv[2]), atoi(argv[3]));
   if (argc == 6 && strcmp(argv[1], "flood") == 0)
