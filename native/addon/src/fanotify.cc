@@ -659,6 +659,7 @@ class Handler {
     if (tables.get() != cacheFor_) {  // cgroup paths may have been recreated: start afresh per generation
       cgroupCache_.clear();
       cacheFor_ = tables.get();
+      lastExecTid_ = -1;  // marks may differ in the new generation
     }
     struct statx stx;
     if (statx(m.fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID | STATX_MNT_ID_UNIQUE, &stx) != 0)
@@ -668,7 +669,10 @@ class Handler {
     // Fast path for the common exec: a binary every container rooted on this mount allows is allowed
     // whoever runs it (the host and other containers are not restricted by these containers' lists;
     // another container's execs of files outside its own root are the BPF backstop's).
-    if (m.mask == FAN_OPEN_EXEC_PERM && AllowedByAllOnMount(*tables, stx.stx_mnt_id, file)) return FAN_ALLOW;
+    if (m.mask == FAN_OPEN_EXEC_PERM && AllowedByAllOnMount(*tables, stx.stx_mnt_id, file)) {
+      RememberExec(m.pid, file);
+      return FAN_ALLOW;
+    }
 
     const ContainerTable* c = ContainerOf(*tables, m.pid);
     if (!c) return FAN_ALLOW;  // not a container of ours (host, other containers)
@@ -681,11 +685,39 @@ class Handler {
         if (a == Action::Deny) verdict = Action::Deny;
       }
     }
-    if ((m.mask & FAN_OPEN_PERM) && !c->protect.empty()) {
+    if ((m.mask & FAN_OPEN_PERM) && !c->protect.empty() && !IsExecOpen(m.pid, file)) {
       Action a = DecideFileOpen(*c, m, file, batch);
       if (a == Action::Deny) verdict = Action::Deny;
     }
+    if ((m.mask & FAN_OPEN_EXEC_PERM) && verdict != Action::Deny) RememberExec(m.pid, file);
     return verdict == Action::Deny ? FAN_DENY : FAN_ALLOW;
+  }
+
+  void RememberExec(int32_t tid, const FileKey& file) {
+    lastExecTid_ = tid;
+    lastExecFile_ = file;
+  }
+
+  /** The FAN_OPEN_PERM that follows an allowed exec of the same file by the same thread (a read). */
+  bool IsExecOpen(int32_t tid, const FileKey& file) {
+    const bool same = tid == lastExecTid_ && file == lastExecFile_;
+    lastExecTid_ = -1;
+    return same;
+  }
+
+  /**
+   * /proc/<tid>/syscall of a task on its way into the permission wait. The event can reach us before
+   * the task is asleep, when the file still says "running": wait for it briefly rather than guess
+   * (a guess of "write" would refuse a legitimate read).
+   */
+  std::string BlockedSyscallLine(const std::string& tidDir, bool* ok) {
+    std::string line;
+    for (int attempt = 0; attempt < 200; attempt++) {  // at most ~10 ms
+      line = ReadSmallFile(tidDir + "/syscall", ok);
+      if (!*ok || line.compare(0, 7, "running") != 0) return line;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    return line;
   }
 
   Action DecideFileOpen(const ContainerTable& c, const fanotify_event_metadata& m, const FileKey& file,
@@ -695,7 +727,7 @@ class Handler {
     // Cheap test first: most opens of marked inodes are reads.
     std::string tidDir = "/proc/" + std::to_string(m.pid);
     bool ok = false;
-    std::string line = ReadSmallFile(tidDir + "/syscall", &ok);
+    std::string line = BlockedSyscallLine(tidDir, &ok);
     OpenFlagsResult of;
     if (ok) {
       of = ParseOpenFlags(line, [&](uint64_t addr, uint64_t* flags) {
@@ -773,6 +805,10 @@ class Handler {
   // Worker thread only.
   std::unordered_map<std::string, uint64_t> cgroupCache_;
   const PolicyTables* cacheFor_ = nullptr;
+  // The exec this thread just allowed: the kernel's FAN_OPEN_PERM for the same open follows it at once
+  // (execve opens the binary read-only), so it needs no /proc look-up.
+  int32_t lastExecTid_ = -1;
+  FileKey lastExecFile_{0, 0};
 };
 
 // ---------------------------------------------------------------- JS class
