@@ -669,6 +669,8 @@ class Handler {
     // Fast path for the common exec: a binary every container rooted on this mount allows is allowed
     // whoever runs it (the host and other containers are not restricted by these containers' lists;
     // another container's execs of files outside its own root are the BPF backstop's).
+    // The open that follows an exec we just allowed (same thread, same file) is that exec's read.
+    if (m.mask == FAN_OPEN_PERM && IsExecOpen(m.pid, file)) return FAN_ALLOW;
     if (m.mask == FAN_OPEN_EXEC_PERM && AllowedByAllOnMount(*tables, stx.stx_mnt_id, file)) {
       RememberExec(m.pid, file);
       return FAN_ALLOW;
@@ -685,7 +687,7 @@ class Handler {
         if (a == Action::Deny) verdict = Action::Deny;
       }
     }
-    if ((m.mask & FAN_OPEN_PERM) && !c->protect.empty() && !IsExecOpen(m.pid, file)) {
+    if ((m.mask & FAN_OPEN_PERM) && !c->protect.empty()) {
       Action a = DecideFileOpen(*c, m, file, batch);
       if (a == Action::Deny) verdict = Action::Deny;
     }
