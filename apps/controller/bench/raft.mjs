@@ -175,6 +175,17 @@ async function snapshotCatchUp() {
     await sleep(20);
   }
   clearInterval(sampler);
+  if (process.env.RAFT_BENCH_VERBOSE) {
+    const f = replicas.get(followerId);
+    console.log(
+      `follower started at ${new Date(Date.now() - (performance.now() - startedAt)).toISOString()}`,
+    );
+    for (const line of f.out
+      .split('\n')
+      .filter((l) => /snapshot|ready|leader|term/i.test(l))
+      .slice(0, 20))
+      console.log(`  ${line.slice(0, 240)}`);
+  }
   if (profileDir) {
     // The profile is written on a clean exit.
     const f = replicas.get(followerId);

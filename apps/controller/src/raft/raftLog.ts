@@ -73,6 +73,8 @@ export interface RaftLogOptions {
   snapshotEvery?: number;
   /** Log entries kept behind a snapshot, for slightly lagging followers (default 200). */
   snapshotKeep?: number;
+  /** InstallSnapshot chunk size in bytes (default 1 MiB). */
+  snapshotChunkBytes?: number;
   /** A proposal not applied within this time rejects with ProposalError 'unknown' (default 10 s). */
   proposeTimeoutMs?: number;
   /** Extra transport options (cluster name, tls, backoff, …). */
@@ -264,6 +266,10 @@ export class RaftLog implements CommandLog {
         heartbeatTick: opts.heartbeatTick ?? 1,
         applied: snapshot.metadata.index,
         logger: raftLogger(log, opts.id),
+        // Large chunks: a 50 MB snapshot then takes a dozen round trips instead of hundreds (frames
+        // may be up to 64 MiB; 4 chunks in flight bound the memory a transfer holds).
+        snapshotChunkSize: opts.snapshotChunkBytes ?? 1 << 20,
+        maxInflightSnapshotChunks: 4,
       });
       const rl = new RaftLog(opts, storage, node, state, confState, snapshot.metadata.index);
       rl.transport = new TcpTransport({

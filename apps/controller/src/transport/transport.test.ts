@@ -149,6 +149,25 @@ describe('TcpTransport', () => {
     await waitFor(() => a.got.some((m) => m.index === 9), 3000, 'reverse delivery');
   });
 
+  it('dials a peer at once when it connects to us, instead of waiting out a long backoff', async () => {
+    // A backoff that has grown to a minute while the peer was away.
+    const a = await node(1, { backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
+    let b = await node(2);
+    const peers = mesh([a, b]);
+    a.t.send([msg(1, 2, { index: 1 })]);
+    await waitFor(() => b.got.length === 1, 3000, 'first delivery');
+    const port = b.t.port;
+    await b.t.close();
+    await waitFor(() => a.t.stats().peers[2]?.connected === false, 3000, 'disconnect noticed');
+    b = await node(2, { peers }, port);
+    // b's own hello to a is the sign it is back; a must not wait 60 s to reconnect.
+    b.t.send([msg(2, 1, { index: 5 })]);
+    await waitFor(() => a.got.some((m) => m.index === 5), 3000, 'b reaches a');
+    await waitFor(() => a.t.stats().peers[2]?.connected === true, 3000, 'a reconnects to b at once');
+    a.t.send([msg(1, 2, { index: 6 })]);
+    await waitFor(() => b.got.some((m) => m.index === 6), 3000, 'delivery after the peer came back');
+  });
+
   it('never blocks send on a peer that stops reading: bounded queue, oldest non-snapshot dropped', async () => {
     // Peer 2 is a raw server that accepts and pauses the socket (stops reading).
     let peerSock: net.Socket | undefined;

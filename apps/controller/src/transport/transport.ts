@@ -372,6 +372,20 @@ export class TcpTransport {
     });
   }
 
+  /**
+   * A peer just connected to us, so it is up: if our side to it is waiting out a reconnect backoff
+   * (which grows to seconds while a peer is down), dial now. Otherwise a restarted follower would wait
+   * that long for the leader's first message.
+   */
+  private peerIsBack(id: number): void {
+    const p = this.out.get(id);
+    if (!p || p.connected || p.socket || !p.timer || p.closed || this.closed) return;
+    clearTimeout(p.timer);
+    p.timer = null;
+    p.attempts = 0;
+    this.dial(p);
+  }
+
   private scheduleDial(p: OutPeer): void {
     if (p.closed || this.closed || p.timer) return;
     const base = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** p.attempts);
@@ -435,6 +449,7 @@ export class TcpTransport {
         clearTimeout(timer);
         this.inbound.set(s, peer);
         decoder.maxFrameBytes = this.maxFrameBytes;
+        this.peerIsBack(peer);
         return true;
       }
       if (d.kind !== 'message') {
