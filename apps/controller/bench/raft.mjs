@@ -6,7 +6,7 @@
 // stall). Prints figures and ends with one JSON line.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -161,7 +161,9 @@ async function snapshotCatchUp() {
   const startedAt = performance.now();
   // RAFT_BENCH_PROFILE_DIR: a CPU profile of the catching-up follower, to see where its time goes.
   const profileDir = process.env.RAFT_BENCH_PROFILE_DIR;
-  startReplica(followerId, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  // RAFT_BENCH_FOLLOWER_NODE_ARGS: extra node flags for it (e.g. --trace-gc).
+  const extra = (process.env.RAFT_BENCH_FOLLOWER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  startReplica(followerId, [...extra, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])]);
   let firstAnswerAt;
   let caught;
   for (;;) {
@@ -180,11 +182,14 @@ async function snapshotCatchUp() {
     console.log(
       `follower started at ${new Date(Date.now() - (performance.now() - startedAt)).toISOString()}`,
     );
+    if (process.env.RAFT_BENCH_FOLLOWER_LOG) writeFileSync(process.env.RAFT_BENCH_FOLLOWER_LOG, f.out);
+    const interesting = /snapshot|ready|leader|term|Mark-Compact/i;
     for (const line of f.out
       .split('\n')
-      .filter((l) => /snapshot|ready|leader|term/i.test(l))
-      .slice(0, 20))
+      .filter((l) => interesting.test(l))
+      .slice(0, 40)) {
       console.log(`  ${line.slice(0, 240)}`);
+    }
   }
   if (profileDir) {
     // The profile is written on a clean exit.
