@@ -119,7 +119,8 @@ interface ConfRecord {
 interface SnapshotReceive {
   readonly index: number;
   readonly term: number;
-  readonly chunks: Uint8Array[];
+  /** The whole snapshot, filled chunk by chunk (no reassembly copy at the end). */
+  readonly data: Uint8Array;
   received: number;
 }
 
@@ -1159,14 +1160,14 @@ export class Raft {
       return;
     }
     let rx = this.snapRx;
-    if (!rx || rx.index !== md.index || rx.term !== md.term) {
+    if (!rx || rx.index !== md.index || rx.term !== md.term || rx.data.byteLength !== c.totalSize) {
       if (c.offset !== 0) {
         this.send({ type: 'snapResp', to: m.from, index: md.index, reject: true, rejectHint: 0 });
         return;
       }
       // NB: a first chunk always restarts reception, even of an older snapshot: a partial snapshot
       // from an earlier leader must not block the one the current leader is sending.
-      rx = { index: md.index, term: md.term, chunks: [], received: 0 };
+      rx = { index: md.index, term: md.term, data: new Uint8Array(c.totalSize), received: 0 };
       this.snapRx = rx;
     }
     if (c.offset < rx.received) {
@@ -1178,18 +1179,13 @@ export class Raft {
       this.send({ type: 'snapResp', to: m.from, index: md.index, reject: true, rejectHint: rx.received });
       return;
     }
-    rx.chunks.push(c.data);
+    rx.data.set(c.data, c.offset);
     rx.received += c.data.byteLength;
     if (!c.done) {
       this.send({ type: 'snapResp', to: m.from, index: md.index, rejectHint: rx.received });
       return;
     }
-    const data = new Uint8Array(rx.received);
-    let off = 0;
-    for (const ch of rx.chunks) {
-      data.set(ch, off);
-      off += ch.byteLength;
-    }
+    const data = rx.data;
     this.snapRx = undefined;
     const snap: Snapshot = { metadata: md, data };
     if (this.restore(snap)) {

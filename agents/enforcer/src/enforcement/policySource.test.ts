@@ -66,9 +66,13 @@ describe('PolicySource', () => {
     // A valid signature over a tampered payload.
     const good = await signPolicy(envelope(policy(7)), hub.privateKey);
     const [h, , sig] = good.split('.');
-    const tampered = Buffer.from(JSON.stringify(envelope({ ...policy(7), groups: [] }))).toString(
-      'base64url',
-    );
+    // The attacker's change: everything back to Discover (the payload must differ from the signed one).
+    const weakened: ClusterPolicy = {
+      ...policy(7),
+      defaults: { modes: { process: 'discover', file: 'discover', network: 'discover' } },
+    };
+    const tampered = Buffer.from(JSON.stringify(envelope(weakened))).toString('base64url');
+    expect(tampered).not.toBe(good.split('.')[1]);
     expect(await s.accept(`${h}.${tampered}.${sig}`, 'hub')).toBe(false);
     // Not a JWS at all.
     expect(await s.accept('{"v":1}', 'hub')).toBe(false);

@@ -434,6 +434,9 @@ export class RaftLog implements CommandLog {
         this.feed();
         if (!this.node.hasReady()) return;
         const rd = this.node.ready();
+        // Receiving the last chunk of a large snapshot (reassembly in feed) and writing it out (checksum)
+        // each take tens of ms: let the event loop run in between.
+        if (rd.snapshot) await yieldToEventLoop();
         await this.storage.persist(rd); // 1. durable (fdatasync when rd.mustSync)
         if (this.closed) return; // never send or apply after close: the node is gone
         this.transport.send(rd.messages); // 2. only after persist resolved
