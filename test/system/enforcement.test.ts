@@ -7,7 +7,7 @@
  * becoming rules; the host and other containers unaffected; an agent restart; uninstall.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -266,6 +266,77 @@ if (!isRoot) {
       expect(proc.path).toContain('/opt/forbidden/true');
       const net = (await eventsOf('security.network.denied'))[0]?.data as { dport?: number; daddr?: string };
       expect(net).toMatchObject({ dport: deniedPort, daddr: '127.0.0.1' });
+    });
+
+    it('covers a nested cgroup inside the container (Protect still blocks there)', async () => {
+      const tasks = await containerd.tasks(NS);
+      const hostPid = tasks.get(WEB)?.pid;
+      if (!hostPid) throw new Error('web task not running');
+      const cgroupRoot = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' '))
+        .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+      if (!cgroupRoot) throw new Error('no cgroup2 mount');
+      const containerCgroup = readFileSync(`/proc/${hostPid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'))
+        ?.slice(3);
+      const nested = join(cgroupRoot, containerCgroup ?? '/nonexistent', 'palisade-nested');
+      mkdirSync(nested, { recursive: true });
+      const root = `/proc/${hostPid}/root`;
+      rmSync(`${root}/tmp/go`, { force: true });
+      // A process of the container that waits, is moved into the nested cgroup, then tries the exec.
+      const run = inContainer(
+        WEB,
+        'echo $$ > /tmp/nested.pid; while [ ! -e /tmp/go ]; do sleep 0.1; done; /opt/forbidden/true; echo rc=$?',
+      );
+      try {
+        const inner = await withLogs(
+          'the waiting process',
+          async () => Number(readFileSync(`${root}/tmp/nested.pid`, 'utf8').trim()) || undefined,
+        ).catch(() => undefined);
+        // Its host pid: the process whose innermost namespace pid is `inner` and that is in the container.
+        const host = readdirSync('/proc')
+          .filter((d) => /^\d+$/.test(d))
+          .find((d) => {
+            try {
+              const ns = /NSpid:\s+([\d\s]+)/
+                .exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]
+                ?.trim()
+                .split(/\s+/);
+              return (
+                ns &&
+                ns.length > 1 &&
+                Number(ns[ns.length - 1]) === inner &&
+                readFileSync(`/proc/${d}/cgroup`, 'utf8').includes(containerCgroup ?? '')
+              );
+            } catch {
+              return false;
+            }
+          });
+        if (!host) throw new Error(`host pid of container pid ${inner} not found`);
+        writeFileSync(join(nested, 'cgroup.procs'), host);
+        expect(readFileSync(`/proc/${host}/cgroup`, 'utf8')).toContain('palisade-nested');
+        writeFileSync(`${root}/tmp/go`, '');
+        const result = await run;
+        // 126: the shell could not execute it (EPERM from the fanotify handler); stderr is not captured here.
+        expect(result.out).toContain('rc=126');
+      } finally {
+        writeFileSync(`${root}/tmp/go`, '');
+        await run;
+        await withLogs(
+          'the nested cgroup to empty',
+          async () => {
+            try {
+              rmdirSync(nested);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          10_000,
+        );
+      }
     });
 
     it('Monitor: the same actions succeed and raise alerts', async () => {
