@@ -118,6 +118,11 @@ async function main() {
     commandLog = await LocalLog.open(options['state-dir'], (msg) => log('warn', msg));
   }
   const db = createDbClient(options['database-url']);
+  // The database client compiles its query engine (WebAssembly) on first use, ~170 ms of one task:
+  // do it now, not in the middle of serving (found by bench:raft as a follower event-loop stall).
+  await db.$queryRaw`SELECT 1`.catch((err: Error) =>
+    log('warn', 'database not reachable at start; continuing', { error: err.message }),
+  );
   const drops = new DropCounter(log);
   let ingest: ObservationIngest | undefined;
   // Started once the controller is ready: start-up work (module loading, key import) is not a stall.
