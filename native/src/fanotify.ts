@@ -27,6 +27,8 @@ export interface FanotifyStatus {
   generation: number;
   /** Marked objects (container root mounts and protected inodes). */
   marks: number;
+  /** Allowed binaries whose execs the kernel does not report to us at all (ignore marks). */
+  ignoreMarks: number;
   /** Marks that could not be removed because their object is gone or unreachable (harmless; cleared by close). */
   staleMarks: number;
   closed: boolean;

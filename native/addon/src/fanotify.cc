@@ -310,6 +310,10 @@ struct Prepared {
   std::shared_ptr<PolicyTables> tables;
   MarkSet marks;
   std::map<MarkKey, UniqueFd> fds;
+  // Binaries every container on their mount may run: ignore marks so their execs raise no
+  // permission event at all (no round trip through this handler). By inode, with an O_PATH fd each.
+  std::map<FileKey, UniqueFd, bool (*)(const FileKey&, const FileKey&)> ignores{
+      [](const FileKey& a, const FileKey& b) { return std::tie(a.dev, a.ino) < std::tie(b.dev, b.ino); }};
 };
 
 void Prepare(const Napi::Value& input, int64_t currentGeneration, Prepared* out) {
@@ -343,8 +347,9 @@ void Prepare(const Napi::Value& input, int64_t currentGeneration, Prepared* out)
       std::string w = where + ".execAllow[" + std::to_string(j) + "]";
       Napi::Object a = ParseObject(allow.Get(j), w);
       FileKey k{ParseU64(a.Get("dev"), w + ".dev"), ParseU64(a.Get("ino"), w + ".ino")};
-      ParseString(a.Get("path"), w + ".path");
+      std::string path = ParseString(a.Get("path"), w + ".path");
       t.execAllow.insert(k);
+      t.execAllowPaths.emplace_back(k, path);
     }
     Napi::Array protect = ParseArray(c.Get("fileProtect"), where + ".fileProtect");
     for (uint32_t j = 0; j < protect.Length(); j++) {
@@ -406,6 +411,38 @@ void Prepare(const Napi::Value& input, int64_t currentGeneration, Prepared* out)
       if (e.dir) t.protectedDirs.emplace_back(e.path, &e);
     tables->byMount[mk.a].push_back(&t);
   }
+  // Ignore marks: only for a binary that every container rooted on its mount allows (the same rule as
+  // the exec fast path), and only when the path still leads to that inode. Best effort: a binary left
+  // out is still decided by the handler.
+  for (auto& [mount, list] : tables->byMount) {
+    const ContainerTable* first = list.front();
+    UniqueFd root(open(first->rootPath.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root.ok()) continue;
+    for (const auto& [key, path] : first->execAllowPaths) {
+      bool all = true;
+      for (const ContainerTable* c : list) all = all && c->execAllow.count(key);
+      if (!all || out->ignores.count(key)) continue;
+      UniqueFd fd(OpenInRoot(root.get(), path, O_PATH | O_CLOEXEC));
+      struct stat st;
+      if (!fd.ok() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (!(FileKey{KernelDev(st.st_dev), static_cast<uint64_t>(st.st_ino)} == key)) continue;
+      // Not for a protected file or a child of a protected directory: there the exec event is what
+      // lets the handler recognise the FAN_OPEN_PERM that follows as the exec's own read (cheap),
+      // instead of looking the open up in /proc (expensive).
+      const std::string parent = path.substr(0, path.rfind('/'));
+      UniqueFd pfd(OpenInRoot(root.get(), parent.empty() ? "/" : parent, O_PATH | O_DIRECTORY | O_CLOEXEC));
+      struct stat ps;
+      if (!pfd.ok() || fstat(pfd.get(), &ps) != 0) continue;
+      const FileKey parentKey{KernelDev(ps.st_dev), static_cast<uint64_t>(ps.st_ino)};
+      bool touchesProtected = false;
+      for (const ContainerTable* c : list) {
+        auto d = c->protect.find(parentKey);
+        touchesProtected = touchesProtected || c->protect.count(key) || (d != c->protect.end() && d->second.dir);
+      }
+      if (touchesProtected) continue;
+      out->ignores.emplace(key, std::move(fd));
+    }
+  }
   out->tables = std::move(tables);
 }
 
@@ -435,6 +472,17 @@ class Handler {
     auto cur = Current();
     Prepare(input, cur ? cur->generation : -1, &next);
 
+    // Ignore marks no longer wanted go first (until the swap the old tables decide, and they allowed
+    // these anyway); new ones are added after the marks below succeeded.
+    for (auto it = ignores_.begin(); it != ignores_.end();) {
+      if (next.ignores.count(it->first)) {
+        ++it;
+        continue;
+      }
+      MarkViaFd(fanFd_.get(), FAN_MARK_REMOVE | FAN_MARK_INODE | FAN_MARK_IGNORED_MASK, FAN_OPEN_EXEC_PERM,
+                it->second.get());
+      it = ignores_.erase(it);
+    }
     // Add what is new (bits not yet marked); undo those if any add fails, so nothing changes.
     std::vector<std::pair<MarkKey, uint64_t>> added;
     for (auto& [key, info] : next.marks) {
@@ -448,6 +496,14 @@ class Handler {
         throw std::runtime_error(ErrnoText("fanotify_mark " + info.rootPath + info.path, err));
       }
       added.emplace_back(key, add);
+    }
+    for (auto& [key, fd] : next.ignores) {
+      if (ignores_.count(key)) continue;
+      // Cleared by the kernel if the file is modified (no FAN_MARK_IGNORED_SURV_MODIFY): then the
+      // handler decides its execs again.
+      if (MarkViaFd(fanFd_.get(), FAN_MARK_ADD | FAN_MARK_INODE | FAN_MARK_IGNORED_MASK, FAN_OPEN_EXEC_PERM,
+                    fd.get()) == 0)
+        ignores_.emplace(key, std::move(fd));
     }
     {
       std::lock_guard<std::mutex> lock(tablesMu_);
@@ -479,6 +535,7 @@ class Handler {
     auto cur = Current();
     n("generation", cur ? static_cast<uint64_t>(cur->generation) : 0);
     n("marks", closed_ ? 0 : marks_.size());
+    n("ignoreMarks", closed_ ? 0 : ignores_.size());
     n("staleMarks", staleMarks_);
     o.Set("closed", Napi::Boolean::New(env, closed_));
     return o;
@@ -498,6 +555,7 @@ class Handler {
     fanFd_.Reset();
     stopFd_.Reset();
     marks_.clear();
+    ignores_.clear();
     tsfn_.Release();
   }
 
@@ -802,6 +860,8 @@ class Handler {
   std::mutex tablesMu_;
   std::shared_ptr<const PolicyTables> tables_;
   MarkSet marks_;  // JS thread only
+  decltype(Prepared::ignores) ignores_{
+      [](const FileKey& a, const FileKey& b) { return std::tie(a.dev, a.ino) < std::tie(b.dev, b.ino); }};
   uint64_t staleMarks_ = 0;
   bool closed_ = false;
   // Worker thread only.

@@ -46,6 +46,8 @@ struct ContainerTable {
   Mode processMode = Mode::Discover;
   Mode fileMode = Mode::Discover;
   std::unordered_set<FileKey, FileKeyHash> execAllow;
+  // The same, with the paths inside the container the agent named them by.
+  std::vector<std::pair<FileKey, std::string>> execAllowPaths;
   // Protected files and directories, by their own inode.
   std::unordered_map<FileKey, ProtectEntry, FileKeyHash> protect;
   // Host paths (rootPath + path) of protected directories, for matching children by name.
