@@ -215,7 +215,17 @@ describe('console in a browser', () => {
   it('signs out and protects the pages again', async () => {
     await page.getByTestId('sign-out').click();
     await page.waitForURL((u) => u.pathname === '/login');
-    await page.goto(url(`/nodes/${nodeId}`));
+    // The page we left may still redirect itself to /login?next=… once it notices the session is gone;
+    // a goto racing that redirect is interrupted, so retry it (the redirect is the app working).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.goto(url(`/nodes/${nodeId}`));
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !/interrupted by another navigation/.test((err as Error).message)) throw err;
+        await page.waitForLoadState('load');
+      }
+    }
     await page.waitForURL(/\/login\?next=/);
     expect(new URL(page.url()).searchParams.get('next')).toBe(`/nodes/${nodeId}`);
   });
