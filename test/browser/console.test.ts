@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openConsole, recordFailure, requireBrowserPrerequisites } from '../support/browser.js';
+import { openConsole, recordFailure, requireBrowserPrerequisites, signIn } from '../support/browser.js';
 import { type ManagedProcess, ROOT, Stack } from '../support/stack.js';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts/browser');
@@ -67,11 +67,7 @@ describe('console in a browser', () => {
   });
 
   it('signs in and shows the empty fleet with what to do next', async () => {
-    await page.goto(url('/login?next=%2Fclusters'));
-    await page.getByTestId('login-username').fill(admin.username);
-    await page.getByTestId('login-password').fill(admin.password);
-    await page.getByTestId('login-submit').click();
-    await page.waitForURL((u) => u.pathname === '/clusters');
+    await signIn(page, stack, admin, '/clusters');
     await poll(() => page.getByTestId('current-user').textContent()).toContain(admin.username);
     await poll(() => page.getByTestId('current-role').textContent()).toContain('admin');
     await poll(() => page.getByTestId('empty-state').textContent()).toContain(

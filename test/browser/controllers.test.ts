@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openConsole, recordFailure, requireBrowserPrerequisites } from '../support/browser.js';
+import { openConsole, recordFailure, requireBrowserPrerequisites, signIn } from '../support/browser.js';
 import { ROOT, Stack } from '../support/stack.js';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts/browser-controllers');
@@ -22,11 +22,7 @@ beforeAll(async () => {
   await stack.start();
   const admin = await stack.initialAdmin();
   ({ browser, page } = await openConsole(stack, ARTIFACTS));
-  await page.goto(`${stack.consoleUrl}/login?next=%2Fcontrollers`);
-  await page.getByTestId('login-username').fill(admin.username);
-  await page.getByTestId('login-password').fill(admin.password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL((u) => u.pathname === '/controllers');
+  await signIn(page, stack, admin, '/controllers');
 }, 180_000);
 
 afterEach(async ({ task }) => {

@@ -12,18 +12,11 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import type { Principal } from '@palisade/auth';
 import { createDbClient, type DbClient } from '@palisade/db';
-import {
-  decode,
-  type EnforcementStatus,
-  EnrollReply,
-  encode,
-  type SecurityEvent,
-  subjects,
-} from '@palisade/protocol';
+import type { EnforcementStatus, SecurityEvent } from '@palisade/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openConsole, recordFailure, requireBrowserPrerequisites } from '../support/browser.js';
-import { ROOT, Stack } from '../support/stack.js';
+import { openConsole, recordFailure, requireBrowserPrerequisites, signIn } from '../support/browser.js';
+import { enrollTestNode, ROOT, Stack } from '../support/stack.js';
 
 const ARTIFACTS = `${ROOT}/test/artifacts/browser-policy`;
 const CLUSTER = `pol-${Date.now().toString(36)}`;
@@ -75,11 +68,7 @@ beforeAll(async () => {
   });
   admin = await stack.initialAdmin();
   ({ browser, context: _context, page } = await openConsole(stack, ARTIFACTS));
-  await page.goto(`${stack.consoleUrl}/login?next=${encodeURIComponent(`/policy?cluster=${CLUSTER}`)}`);
-  await page.getByTestId('login-username').fill(admin.username);
-  await page.getByTestId('login-password').fill(admin.password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL((u) => u.pathname === '/policy');
+  await signIn(page, stack, admin, `/policy?cluster=${CLUSTER}`);
 }, 180_000);
 
 afterEach(async ({ task }) => {
@@ -159,25 +148,11 @@ describe('node page enforcement', () => {
   it('shows the back-end, revision and counters, and each workload’s group, modes and violations', async () => {
     if (!nc || !db) throw new Error('stack not started');
     const { token } = await hub().clusters.createJoinToken({ cluster: CLUSTER });
-    const reply = await nc.request(
-      subjects.enroll,
-      encode({
-        v: 1,
-        token,
-        node: {
-          hostname: 'policy-node',
-          kernel: '6.12',
-          arch: 'x64',
-          os: { id: 'debian', name: 'Debian', version: '13' },
-          containerRuntime: null,
-          agentVersion: 't',
-        },
-      }),
-      { timeout: 5000 },
-    );
-    const enrolled = decode(EnrollReply, reply.data);
-    if (!enrolled.ok || !enrolled.value.ok) throw new Error(`enrollment failed: ${JSON.stringify(enrolled)}`);
-    const nodeId = enrolled.value.nodeId;
+    const { nodeId } = await enrollTestNode(nc, token, {
+      hostname: 'policy-node',
+      kernel: '6.12',
+      os: { id: 'debian', name: 'Debian', version: '13' },
+    });
     const containerId = 'c0ffee'.padEnd(64, '0');
     const enforcement: EnforcementStatus = {
       backend: 'fallback',

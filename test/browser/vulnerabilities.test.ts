@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import { createDbClient, type DbClient } from '@palisade/db';
-import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
 import { sharedPath } from '@palisade/testdata';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openConsole, recordFailure, requireBrowserPrerequisites } from '../support/browser.js';
+import { openConsole, recordFailure, requireBrowserPrerequisites, signIn } from '../support/browser.js';
 import { TestRegistry } from '../support/registry.js';
-import { ROOT, Stack } from '../support/stack.js';
+import { enrollTestNode, ROOT, Stack } from '../support/stack.js';
 import { installVulnDb } from '../support/vulndb.js';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts/browser-vuln');
@@ -287,25 +286,13 @@ const CONTAINER: Record<string, string> = {
 
 async function enroll(cluster: string, token: string): Promise<string> {
   if (!nc) throw new Error('no NATS connection');
-  const reply = await nc.request(
-    subjects.enroll,
-    encode({
-      v: 1,
-      token,
-      node: {
-        hostname: `${cluster}-worker-1`,
-        kernel: '6.1.0-18-amd64',
-        arch: 'x64',
-        os: { id: 'debian', name: 'Debian GNU/Linux 12 (bookworm)', version: '12' },
-        containerRuntime: null,
-        agentVersion: '0.1.0',
-      },
-    }),
-    { timeout: 5000 },
-  );
-  const decoded = decode(EnrollReply, reply.data);
-  if (!decoded.ok || !decoded.value.ok) throw new Error(`enrollment failed: ${JSON.stringify(decoded)}`);
-  return decoded.value.nodeId;
+  const enrolled = await enrollTestNode(nc, token, {
+    hostname: `${cluster}-worker-1`,
+    kernel: '6.1.0-18-amd64',
+    os: { id: 'debian', name: 'Debian GNU/Linux 12 (bookworm)', version: '12' },
+    agentVersion: '0.1.0',
+  });
+  return enrolled.nodeId;
 }
 
 async function seed(): Promise<void> {
@@ -410,11 +397,7 @@ afterAll(async () => {
 
 describe('vulnerabilities in a browser (seeded scan reports)', () => {
   it('says what to do next while nothing has been scanned', async () => {
-    await page.goto(url('/login?next=%2Fvulnerabilities'));
-    await page.getByTestId('login-username').fill(admin.username);
-    await page.getByTestId('login-password').fill(admin.password);
-    await page.getByTestId('login-submit').click();
-    await page.waitForURL((u) => u.pathname === '/vulnerabilities');
+    await signIn(page, stack, admin, '/vulnerabilities');
     await poll(() => page.getByTestId('empty-state').textContent()).toContain(
       'No scans yet — scan an image, or enroll a node with running containers: its agent forwards package inventories',
     );

@@ -50,6 +50,24 @@ export async function openConsole(
   return { browser, context, page };
 }
 
+/**
+ * Signs in through the login page, asking to land on `next` (a path with its query), and waits until
+ * the console has navigated there.
+ */
+export async function signIn(
+  page: Page,
+  stack: Stack,
+  credentials: { username: string; password: string },
+  next: string,
+): Promise<void> {
+  await page.goto(`${stack.consoleUrl}/login?next=${encodeURIComponent(next)}`);
+  await page.getByTestId('login-username').fill(credentials.username);
+  await page.getByTestId('login-password').fill(credentials.password);
+  await page.getByTestId('login-submit').click();
+  const path = next.split('?')[0];
+  await page.waitForURL((u) => u.pathname === path);
+}
+
 /** After a failed step: a screenshot of the page as it was, and the processes' recent output. */
 export async function recordFailure(
   page: Page,

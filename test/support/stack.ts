@@ -11,6 +11,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  decode,
+  type EnrollAccepted,
+  EnrollReply,
+  encode,
+  type NodeInfo,
+  subjects,
+} from '@palisade/protocol';
 import pg from 'pg';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,6 +34,29 @@ export async function freePort(): Promise<number> {
     });
     server.on('error', reject);
   });
+}
+
+/**
+ * Enrolls a node straight over NATS, as an agent would, without running one: for tests that need an
+ * enrolled node (and its credential) but no agent process. Throws when the hub refuses.
+ */
+export async function enrollTestNode(
+  nc: NatsConnection,
+  token: string,
+  node: Partial<NodeInfo> & { hostname: string },
+): Promise<EnrollAccepted> {
+  const info: NodeInfo = {
+    kernel: '6.1',
+    arch: 'x64',
+    os: { id: 'debian', name: 'Debian', version: '12' },
+    containerRuntime: null,
+    agentVersion: 't',
+    ...node,
+  };
+  const reply = await nc.request(subjects.enroll, encode({ v: 1, token, node: info }), { timeout: 5000 });
+  const decoded = decode(EnrollReply, reply.data);
+  if (!decoded.ok || !decoded.value.ok) throw new Error(`enrollment failed: ${JSON.stringify(decoded)}`);
+  return decoded.value;
 }
 
 export async function waitFor<T>(

@@ -7,10 +7,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import type { Principal } from '@palisade/auth';
 import { createDbClient, type DbClient } from '@palisade/db';
-import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Stack } from '../support/stack.js';
+import { enrollTestNode, Stack } from '../support/stack.js';
 
 const stack = new Stack();
 let nc: NatsConnection;
@@ -62,25 +61,7 @@ beforeAll(async () => {
   for (const cluster of ['authz-edge', 'authz-core']) {
     await admin.clusters.create({ name: cluster });
     const { token } = await admin.clusters.createJoinToken({ cluster });
-    const reply = await nc.request(
-      subjects.enroll,
-      encode({
-        v: 1,
-        token,
-        node: {
-          hostname: `${cluster}-node`,
-          kernel: '6.1',
-          arch: 'x64',
-          os: { id: 'debian', name: 'Debian', version: '12' },
-          containerRuntime: null,
-          agentVersion: 't',
-        },
-      }),
-      { timeout: 5000 },
-    );
-    const decoded = decode(EnrollReply, reply.data);
-    if (!decoded.ok || !decoded.value.ok) throw new Error(`enrollment failed: ${JSON.stringify(decoded)}`);
-    nodeOf[cluster] = decoded.value.nodeId;
+    nodeOf[cluster] = (await enrollTestNode(nc, token, { hostname: `${cluster}-node` })).nodeId;
   }
 }, 120_000);
 

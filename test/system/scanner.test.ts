@@ -13,12 +13,12 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { appRouter, contextFor, createCallerFactory } from '@palisade/api';
 import type { Principal } from '@palisade/auth';
 import { createDbClient, type DbClient } from '@palisade/db';
-import { decode, EnrollReply, encode, subjects } from '@palisade/protocol';
+import { encode, subjects } from '@palisade/protocol';
 import { sharedPath } from '@palisade/testdata';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRegistry } from '../support/registry.js';
-import { Stack, waitFor } from '../support/stack.js';
+import { enrollTestNode, Stack, waitFor } from '../support/stack.js';
 import { installVulnDb, palisade } from '../support/vulndb.js';
 
 const stack = new Stack();
@@ -203,20 +203,7 @@ describe('registry scans through the hub', () => {
 describe('agent-forwarded inventories', () => {
   async function enroll(cluster: string) {
     const { token } = await caller(admin).clusters.createJoinToken({ cluster });
-    const node = {
-      hostname: `${cluster}-n1`,
-      kernel: '6.1',
-      arch: 'x64',
-      os: { id: 'debian', name: 'Debian', version: '12' },
-      containerRuntime: null,
-      agentVersion: 't',
-    };
-    const reply = decode(
-      EnrollReply,
-      (await nc.request(subjects.enroll, encode({ v: 1, token, node }), { timeout: 5000 })).data,
-    );
-    if (!reply.ok || !reply.value.ok) throw new Error('enrollment failed');
-    return reply.value;
+    return enrollTestNode(nc, token, { hostname: `${cluster}-n1` });
   }
   const inventory = () => ({
     os: {

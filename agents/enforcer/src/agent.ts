@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { cgroupV2Root } from '@palisade/native';
 import {
   decode,
   EnrollReply,
@@ -259,7 +260,6 @@ export class Agent {
     const credential = this.credential;
     if (!credential) throw new Error('call ensureEnrolled() first');
     const procRoot = this.options.procRoot ?? '/proc';
-    const { cgroupV2Root } = await import('@palisade/native');
     const backends = openBackends({
       ...(this.options.bpfPinDir ? { pinDir: this.options.bpfPinDir } : {}),
       log: this.log,

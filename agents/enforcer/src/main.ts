@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
+import { DEFAULT_PIN_DIR, uninstallBpf } from '@palisade/native';
 import { ClusterName } from '@palisade/protocol';
 import { z } from 'zod';
 import { Agent, EnrollmentRefused, type Log } from './agent.js';
@@ -84,7 +85,6 @@ function parseOptions() {
 async function main() {
   const options = parseOptions();
   if (options.command === 'uninstall') {
-    const { DEFAULT_PIN_DIR, uninstallBpf } = await import('@palisade/native');
     const dir = options['bpf-pin-dir'] ?? DEFAULT_PIN_DIR;
     const removed = uninstallBpf(dir);
     console.log(
