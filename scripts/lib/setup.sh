@@ -22,7 +22,7 @@ set -euo pipefail
 
 PALISADE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Every Debian package set-up installs. One list: add to it here.
-PALISADE_APT_PACKAGES="postgresql nats-server chromium ca-certificates git containerd runc umoci busybox-static docker-registry skopeo rpm mmdebstrap golang-go db5.3-util libcommons-io-java python3 clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev qemu-system-x86 kmod cpio xz-utils zstd"
+PALISADE_APT_PACKAGES="postgresql nats-server chromium ca-certificates git containerd runc umoci busybox-static docker-registry skopeo rpm mmdebstrap golang-go db5.3-util libcommons-io-java python3 gcc g++ make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev qemu-system-x86 kmod cpio xz-utils zstd"
 PALISADE_NODE_MAJOR=24
 
 _setup_t0=${EPOCHREALTIME//[!0-9]/}

@@ -4,6 +4,9 @@
 // of the leader (kill → first acknowledged write through the new leader), then a lagging follower
 // brought up through a ~50 MB snapshot (time, the leader's memory growth, both event loops' longest
 // stall). Prints figures and ends with one JSON line.
+// Knobs: RAFT_BENCH_KILLS, _CLIENTS, _WRITE_SECONDS, _TICK_MS, _SNAPSHOT_MB; for investigating the
+// follower's install: _VERBOSE, _PROFILE_DIR (CPU profile), _FOLLOWER_NODE_ARGS (e.g. --trace-gc),
+// _FOLLOWER_LOG (its whole output to a file).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
