@@ -22,7 +22,7 @@ typedef __u64 pal_u64;
 #define PAL_MAX_NET_ALLOW 65536
 /* Cgroup nesting levels examined when looking for the nearest container ancestor. */
 #define PAL_MAX_CGROUP_DEPTH 16
-#define PAL_DEFAULT_RINGBUF_BYTES (8u << 20)
+#define PAL_DEFAULT_RINGBUF_BYTES (1u << 20)
 #define PAL_PATH_LEN 128
 #define PAL_NAME_PREFIX_LEN 32
 

@@ -26,7 +26,7 @@ export interface BpfEnforcerOptions {
   cgroupRoot?: string;
   /** 'auto' tries bpf-lsm first and falls back when the kernel refuses it. */
   backend?: BpfBackendChoice;
-  /** Ring buffer size for a fresh install (power of two ≥ page size; default 8 MiB). */
+  /** Ring buffer size for a fresh install (power of two ≥ page size; default 1 MiB, ~5,000 events: user space maps it twice and all of it is resident). */
   ringBufferBytes?: number;
   /** Event batches that may wait for the JS thread at once (default 16); later events accumulate. */
   queueSize?: number;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { AGENT_NODE_FLAGS } from '@palisade/enforcer';
 import {
   decode,
   type EnrollAccepted,
@@ -341,6 +342,7 @@ export class Stack {
     },
   ): ManagedProcess {
     const args = [
+      ...AGENT_NODE_FLAGS,
       join(ROOT, 'agents/enforcer/dist/main.js'),
       '--state-dir',
       options.stateDir,

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ControllerClient } from '@palisade/api';
 import { createDbClient, type DbClient } from '@palisade/db';
+import { AGENT_NODE_FLAGS } from '@palisade/enforcer';
 import type { ClusterPolicy, GroupInput } from '@palisade/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, isRoot, NOT_ROOT_MESSAGE, PrivateContainerd } from '../support/containerd.js';
@@ -204,6 +205,7 @@ if (!isRoot) {
         // Whatever a failed step left behind.
         try {
           execFileSync(process.execPath, [
+            ...AGENT_NODE_FLAGS,
             join(ROOT, 'agents/enforcer/dist/main.js'),
             'uninstall',
             '--bpf-pin-dir',
@@ -424,6 +426,7 @@ if (!isRoot) {
           ).id,
       );
       const out = execFileSync(process.execPath, [
+        ...AGENT_NODE_FLAGS,
         join(ROOT, 'agents/enforcer/dist/main.js'),
         'uninstall',
         '--bpf-pin-dir',

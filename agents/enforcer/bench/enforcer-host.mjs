@@ -5,6 +5,9 @@
 //   node --expose-gc enforcer-host.mjs <bpf pin dir>
 import { cgroupV2Root } from '@palisade/native';
 import { EnforcementManager, openBackends } from '../dist/enforcement/manager.js';
+// Everything else the agent process loads (hub connection, containerd client, package inventory),
+// so the RSS measured here includes the agent's code even though this host does not connect.
+import '../dist/index.js';
 
 const pinDir = process.argv[2];
 if (!pinDir || !process.send) {

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --lite-mode --max-semi-space-size=1
+// The flags above are AGENT_NODE_FLAGS (nodeFlags.ts; a test keeps the two equal).
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { DEFAULT_PIN_DIR, uninstallBpf } from '@palisade/native';

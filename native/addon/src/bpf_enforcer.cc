@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cerrno>
 #include <cstddef>
@@ -475,6 +478,11 @@ BpfEnforcer::BpfEnforcer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfE
     throw Napi::Error::New(env, std::string("palisade bpf: ") + e.what());
   }
   StartPolling(env, info[1].As<Napi::Function>(), queue_size);
+#ifdef __GLIBC__
+  // Loading parsed the kernel's BTF (megabytes) and freed it; hand those pages back to the system
+  // rather than keeping them in the allocator for the agent's lifetime.
+  malloc_trim(0);
+#endif
 }
 
 BpfEnforcer::~BpfEnforcer() {

@@ -9,7 +9,6 @@ import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { type DiscoveredWorkload, type RawContainer, type RawProcess, toWorkload } from './mapping.js';
 import { CONTAINERD_PROTO_FILES } from './proto/containerd-api.js';
@@ -32,7 +31,19 @@ export interface ContainerdClientOptions {
   timeoutMs?: number;
 }
 
-type MethodDef = protoLoader.MethodDefinition<object, object>;
+/** What a unary call needs: the method's path and its message codecs (protobufjs directly). */
+interface MethodDef {
+  path: string;
+  requestSerialize: (value: object) => Buffer;
+  responseDeserialize: (bytes: Buffer) => object;
+}
+
+const DECODE_OPTIONS: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: false,
+};
 
 const METHODS = {
   version: 'containerd.services.version.v1.Version/Version',
@@ -55,19 +66,20 @@ function loadMethods(): Record<MethodKey, MethodDef> {
     }
   }
   root.resolveAll();
-  const definition = protoLoader.fromJSON(root.toJSON(), {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    oneofs: false,
-  });
   const pick = (fullName: string): MethodDef => {
     const slash = fullName.lastIndexOf('/');
-    const service = definition[fullName.slice(0, slash)] as protoLoader.ServiceDefinition | undefined;
-    const method = service?.[fullName.slice(slash + 1)];
-    if (!method) throw new Error(`embedded containerd proto lacks ${fullName}`);
-    return method;
+    const service = root.lookup(fullName.slice(0, slash));
+    const method =
+      service instanceof protobuf.Service ? service.methods[fullName.slice(slash + 1)] : undefined;
+    const requestType = method?.resolvedRequestType;
+    const responseType = method?.resolvedResponseType;
+    if (!method || !requestType || !responseType)
+      throw new Error(`embedded containerd proto lacks ${fullName}`);
+    return {
+      path: `/${fullName}`,
+      requestSerialize: (value) => Buffer.from(requestType.encode(requestType.fromObject(value)).finish()),
+      responseDeserialize: (bytes) => responseType.toObject(responseType.decode(bytes), DECODE_OPTIONS),
+    };
   };
   methodDefs = {
     version: pick(METHODS.version),

@@ -1,5 +1,5 @@
 /**
- * Pure mapping from containerd API messages (as decoded by @grpc/proto-loader with
+ * Pure mapping from containerd API messages (as decoded by protobufjs with
  * keepCase/longs:Number/enums:String/defaults) to Palisade's workload shape.
  */
 
