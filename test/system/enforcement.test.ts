@@ -412,6 +412,36 @@ if (!isRoot) {
       expect((await inContainer(WEB, '/opt/forbidden/true')).out).toMatch(/Permission denied|not permitted/i);
     });
 
+    it('keeps security events on the node while the hub is unreachable and delivers them once it is back', async () => {
+      await enforcing((await policy()).revision);
+      const denied = async () =>
+        (await eventsOf('security.process.denied')).filter((e) =>
+          JSON.stringify(e.data).includes('/opt/forbidden/true'),
+        ).length;
+      const before = await denied();
+      const spoolFile = join(agentArgs.stateDir, 'spool', 'observations.ndjson');
+      await stack.nats?.kill('SIGKILL');
+      // The kernel and the agent's handler decide locally: still blocked without a hub.
+      expect((await inContainer(WEB, '/opt/forbidden/true')).out).toMatch(/Permission denied|not permitted/i);
+      const kept = await withLogs('the agent to keep the security event on disk', async () => {
+        const text = existsSync(spoolFile) ? readFileSync(spoolFile, 'utf8') : '';
+        return text.includes('"kind":"security"') && text.includes('/opt/forbidden/true') ? text : false;
+      });
+      // The node's credential is not copied into the spool (the agent adds it when it sends).
+      const { credential } = JSON.parse(readFileSync(join(agentArgs.stateDir, 'credential.json'), 'utf8'));
+      expect(kept).not.toContain(credential);
+      await stack.startNats();
+      await withLogs(
+        'the kept event to reach the hub and the spool to empty',
+        async () => (await denied()) > before && !existsSync(spoolFile),
+        60_000,
+      );
+      // Delivered once: nothing replays it again.
+      const delivered = await denied();
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await denied()).toBe(delivered);
+    });
+
     it('uninstall removes every program, link and pin of ours', async () => {
       await agent?.kill('SIGTERM');
       // Our programs are the ones pinned in our pin directory (other installs may run on this host).

@@ -18,6 +18,7 @@ import { loadCredential, type StoredCredential, saveCredential } from './credent
 import { EnforcementManager, openBackends } from './enforcement/manager.js';
 import { PolicySource } from './enforcement/policySource.js';
 import { collectNodeInfo, scanRuntime } from './nodeInfo.js';
+import { ObservationSpool, type SpooledObservation } from './spool.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -70,6 +71,10 @@ export class Agent {
   private readonly inventoried = new Map<string, string>();
   private enforcement: EnforcementManager | undefined;
   private readonly stopping = new AbortController();
+  /** Security events and learned behaviour the hub has not acknowledged yet (see spool.ts). */
+  private readonly spool: ObservationSpool;
+  private readonly spoolOpened: Promise<unknown>;
+  private spoolFullLogged = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -77,6 +82,18 @@ export class Agent {
     private readonly log: Log,
   ) {
     this.js = jetstream(nc);
+    this.spool = new ObservationSpool(
+      join(options.stateDir, 'spool', 'observations.ndjson'),
+      undefined,
+      (line, reason) =>
+        this.log('warn', 'skipped an unreadable line of the observation spool', { line, reason }),
+    );
+    this.spoolOpened = this.spool.open().then(
+      (st) =>
+        st.pending > 0 &&
+        this.log('info', 'observations kept from an earlier run wait for the hub', { ...st }),
+      (err: Error) => this.log('error', 'cannot read the observation spool', { error: err.message }),
+    );
   }
 
   get identity(): StoredCredential | undefined {
@@ -143,8 +160,6 @@ export class Agent {
   }
 
   private async publish(kind: ObservationKind, body: unknown, force = false): Promise<void> {
-    const credential = this.credential;
-    if (!credential) throw new Error('not enrolled');
     const bodyJson = JSON.stringify(body);
     const previous = this.lastSent.get(kind);
     const resendAfter = kind === 'node' ? RESEND_NODE_MS : RESEND_WORKLOADS_MS;
@@ -155,24 +170,72 @@ export class Agent {
       Date.now() - previous.at < resendAfter
     )
       return;
-    const message = { v: 1, credential: credential.credential, sentAt: new Date().toISOString(), kind, body };
+    if (await this.send(kind, body, new Date().toISOString()))
+      this.lastSent.set(kind, { json: bodyJson, at: Date.now() });
+    else this.lastSent.delete(kind);
+  }
+
+  /** Publishes one observation; false when the hub did not acknowledge it (logged once per outage). */
+  private async send(kind: ObservationKind, body: unknown, sentAt: string, msgID?: string): Promise<boolean> {
+    const credential = this.credential;
+    if (!credential) throw new Error('not enrolled');
+    const message = { v: 1, credential: credential.credential, sentAt, kind, body };
     try {
       await this.js.publish(
         subjects.observation(credential.cluster, credential.nodeId, kind),
         encode(message),
         {
           timeout: 5000,
+          ...(msgID ? { msgID } : {}),
         },
       );
-      this.lastSent.set(kind, { json: bodyJson, at: Date.now() });
       if (this.publishFailing) this.log('info', 'hub reachable again');
       this.publishFailing = false;
+      return true;
     } catch (err) {
       // Offline: say so once per outage; the next tick tries again.
       if (!this.publishFailing)
         this.log('warn', 'cannot reach the hub; will keep trying', { error: (err as Error).message });
       this.publishFailing = true;
-      this.lastSent.delete(kind);
+      return false;
+    }
+  }
+
+  /**
+   * Security events and learned behaviour: sent after anything spooled before them, and spooled on
+   * disk when the hub does not acknowledge them, so an outage loses none of them.
+   */
+  private async publishDurable(kind: 'security' | 'learned', body: unknown): Promise<void> {
+    await this.spoolOpened;
+    const item = ObservationSpool.make(kind, body);
+    if (this.spool.status().pending > 0) await this.replaySpool();
+    if (this.spool.status().pending === 0 && (await this.sendSpooled(item))) return;
+    if (await this.spool.append(item)) return;
+    if (!this.spoolFullLogged)
+      this.log('error', 'the observation spool is full; dropping new security observations', {
+        ...this.spool.status(),
+        path: this.spool.path,
+      });
+    this.spoolFullLogged = true;
+  }
+
+  private sendSpooled(item: SpooledObservation): Promise<boolean> {
+    return this.send(item.kind, item.body, item.sentAt, item.id);
+  }
+
+  /** Delivers what the spool holds, oldest first, while the hub acknowledges. */
+  private async replaySpool(): Promise<void> {
+    await this.spoolOpened;
+    if (this.spool.status().pending === 0) return;
+    const sent = await this.spool.replay(async (item) => {
+      if (!(await this.sendSpooled(item))) throw new Error('hub unreachable');
+    });
+    if (sent > 0) {
+      this.spoolFullLogged = false;
+      this.log('info', 'delivered observations kept while the hub was unreachable', {
+        delivered: sent,
+        ...this.spool.status(),
+      });
     }
   }
 
@@ -181,6 +244,8 @@ export class Agent {
       seq: this.seq++,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
     });
+    // The hub answers again: hand over what was kept meanwhile, even if nothing new happens.
+    if (!this.publishFailing) await this.replaySpool();
   }
 
   private async inventory(force = false): Promise<void> {
@@ -192,7 +257,8 @@ export class Agent {
       await this.publish('workloads', { workloads }, force);
       this.enforcement?.setWorkloads(workloads);
     }
-    if (this.enforcement) await this.publish('enforcement', this.enforcement.status(), force);
+    if (this.enforcement)
+      await this.publish('enforcement', { ...this.enforcement.status(), spool: this.spool.status() }, force);
     if (this.options.forwardInventories !== false) await this.forwardInventory(workloads);
   }
 
@@ -295,13 +361,12 @@ export class Agent {
     const manager = this.enforcement;
     if (!manager) return;
     const { security, learned } = manager.drain();
-    if (security) await this.publish('security', security, true);
+    if (security) await this.publishDurable('security', security);
     if (learned.length > 0) {
-      await this.publish(
-        'learned',
-        { policyRevision: manager.status().policyRevision ?? 0, behaviours: learned },
-        true,
-      );
+      await this.publishDurable('learned', {
+        policyRevision: manager.status().policyRevision ?? 0,
+        behaviours: learned,
+      });
     }
   }
 

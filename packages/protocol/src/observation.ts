@@ -80,6 +80,15 @@ export const EnforcementStatus = z.object({
   lastError: text.nullable(),
   events: z.number().int().nonnegative(),
   drops: z.number().int().nonnegative(),
+  /** Security observations kept on the node while the hub did not acknowledge them (older agents omit it). */
+  spool: z
+    .object({
+      /** Waiting to be delivered. */
+      pending: z.number().int().nonnegative(),
+      /** Refused since the agent started because the spool was full. */
+      dropped: z.number().int().nonnegative(),
+    })
+    .optional(),
   workloads: z
     .array(
       z.object({

@@ -124,6 +124,17 @@ function Enforcement({ node }: { node: NodeDetail }) {
       <Fact label="Dropped events" testId="enforcement-drops">
         {e.drops > 0 ? <span className="fact-error">{e.drops} (buffers were full)</span> : 0}
       </Fact>
+      {e.spool && (e.spool.pending > 0 || e.spool.dropped > 0) && (
+        <Fact label="Kept for the hub" testId="enforcement-spool">
+          {e.spool.pending} waiting on the node
+          {e.spool.dropped > 0 && (
+            <div className="fact-error">{e.spool.dropped} dropped: the spool was full</div>
+          )}
+          <div className="cell-sub">
+            Security observations the hub has not acknowledged yet; sent when it answers.
+          </div>
+        </Fact>
+      )}
       <Fact label="Mechanisms" testId="enforcement-mechanisms">
         <span className="small">{mechanisms || '—'}</span>
       </Fact>
