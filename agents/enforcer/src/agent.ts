@@ -13,10 +13,10 @@ import {
   subjects,
   type Workload,
 } from '@palisade/protocol';
-import { analyzeRootfs } from '@palisade/scanner';
 import { loadCredential, type StoredCredential, saveCredential } from './credential.js';
 import { EnforcementManager, openBackends } from './enforcement/manager.js';
 import { PolicySource } from './enforcement/policySource.js';
+import { readInventory } from './inventory.js';
 import { collectNodeInfo, scanRuntime } from './nodeInfo.js';
 import { ObservationSpool, type SpooledObservation } from './spool.js';
 
@@ -279,7 +279,7 @@ export class Agent {
     const root = join(this.options.procRoot ?? '/proc', String(next.pid), 'root');
     let inventory: PackageInventory;
     try {
-      inventory = await analyzeRootfs(root, { walkTimeoutMs: 30_000 });
+      inventory = await readInventory(root);
     } catch (err) {
       this.log('warn', 'could not read a container’s packages', {
         containerId: next.id,
