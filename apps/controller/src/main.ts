@@ -123,6 +123,10 @@ async function main() {
   await db.$queryRaw`SELECT 1`.catch((err: Error) =>
     log('warn', 'database not reachable at start; continuing', { error: err.message }),
   );
+  // Its WebAssembly is compiled lazily, function by function, as query shapes are first used: the
+  // offline sweep's query (every second on every replica) compiled ~40 ms of it in the middle of a
+  // follower's catch-up. Sweep once now (what the sweeper would do a second later anyway).
+  await sweepOffline(db, offlineAfterMs, log).catch(() => {});
   const drops = new DropCounter(log);
   let ingest: ObservationIngest | undefined;
   // Started once the controller is ready: start-up work (module loading, key import) is not a stall.

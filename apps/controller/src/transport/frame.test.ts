@@ -1,6 +1,13 @@
 import type { Entry, Message, NetworkMessageType, SnapshotChunk } from '@palisade/raft';
 import { describe, expect, it } from 'vitest';
-import { decodePayload, encodeHello, encodeMessage, FrameDecoder, FrameError } from './frame.js';
+import {
+  decodePayload,
+  encodeHello,
+  encodeMessage,
+  encodeMessagePieces,
+  FrameDecoder,
+  FrameError,
+} from './frame.js';
 
 /** Small seeded PRNG (mulberry32) so a failing case can be replayed from its seed. */
 function rng(seed: number): () => number {
@@ -227,5 +234,43 @@ describe('message encoding', () => {
         expect(e).toBeInstanceOf(FrameError);
       }
     }
+  });
+});
+
+describe('encodeMessagePieces', () => {
+  it('passes large blobs through uncopied and equals the one-buffer frame', () => {
+    const chunk = new Uint8Array(200 * 1024).map((_, i) => i % 251);
+    const big = new Uint8Array(70 * 1024).fill(7);
+    const m: Message = {
+      ...randomMessage(rng(9), 1, 2),
+      type: 'snap',
+      entries: [
+        { term: 1, index: 1, type: 'normal', data: new Uint8Array([1, 2]) },
+        { term: 1, index: 2, type: 'normal', data: big },
+        { term: 1, index: 3, type: 'normal', data: new Uint8Array([3]) },
+      ],
+      snapshot: {
+        metadata: { index: 9, term: 2, confState: { voters: [1, 2, 3], learners: [] } },
+        offset: 0,
+        totalSize: chunk.byteLength,
+        done: true,
+        data: chunk,
+      },
+    };
+    const pieces = encodeMessagePieces(m);
+    // head (+ context + first entry) | big | third entry | snapshot chunk
+    expect(pieces).toHaveLength(4);
+    expect(pieces[1]).toBe(big);
+    expect(pieces[3]).toBe(chunk);
+    const frame = concat(pieces);
+    expect(frame).toEqual(encodeMessage(m));
+    const [payload] = new FrameDecoder().push(frame);
+    const d = decodePayload(payload as Uint8Array);
+    expect(d.kind === 'message' && d.message.snapshot?.data).toEqual(chunk);
+    expect(d.kind === 'message' && d.message.entries.map((e) => e.data.byteLength)).toEqual([
+      2,
+      big.byteLength,
+      1,
+    ]);
   });
 });

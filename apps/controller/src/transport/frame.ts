@@ -124,22 +124,56 @@ export class FrameDecoder {
   }
 }
 
-function framePayload(header: unknown, blobs: readonly Uint8Array[]): Uint8Array {
+/** Blobs at least this large are sent as they are (views), not copied into the frame. */
+const ZERO_COPY_BYTES = 64 * 1024;
+
+/**
+ * framePieces lays out one frame as pieces to be written one after another: the length prefix, the
+ * header and small blobs copied together, large blobs (snapshot chunks, big entries) as the caller's
+ * own bytes — never modified once created. A leader streaming a 50 MB snapshot otherwise copied it
+ * all into fresh frame buffers: megabytes of new memory per round trip to fault in and collect.
+ */
+function framePieces(header: unknown, blobs: readonly Uint8Array[]): Uint8Array[] {
   const h = utf8.encode(JSON.stringify(header));
   let blobLen = 0;
   for (const b of blobs) blobLen += b.byteLength;
-  const payloadLen = 4 + h.byteLength + blobLen;
-  const frame = new Uint8Array(4 + payloadLen);
-  const dv = new DataView(frame.buffer);
-  dv.setUint32(0, payloadLen, false);
+  const head = new Uint8Array(8 + h.byteLength);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, 4 + h.byteLength + blobLen, false);
   dv.setUint32(4, h.byteLength, false);
-  frame.set(h, 8);
-  let pos = 8 + h.byteLength;
+  head.set(h, 8);
+  const pieces: Uint8Array[] = [];
+  let run: Uint8Array[] = [head];
+  const flush = () => {
+    if (run.length === 1) pieces.push(run[0] as Uint8Array);
+    else if (run.length > 1) pieces.push(concatBytes(run));
+    run = [];
+  };
   for (const b of blobs) {
-    frame.set(b, pos);
-    pos += b.byteLength;
+    if (b.byteLength >= ZERO_COPY_BYTES) {
+      flush();
+      pieces.push(b);
+    } else if (b.byteLength > 0) run.push(b);
   }
-  return frame;
+  flush();
+  return pieces;
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.byteLength;
+  const out = new Uint8Array(len);
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.byteLength;
+  }
+  return out;
+}
+
+function framePayload(header: unknown, blobs: readonly Uint8Array[]): Uint8Array {
+  const pieces = framePieces(header, blobs);
+  return pieces.length === 1 ? (pieces[0] as Uint8Array) : concatBytes(pieces);
 }
 
 /** encodeHello returns the complete handshake frame (length prefix included). */
@@ -149,6 +183,15 @@ export function encodeHello(h: Hello): Uint8Array {
 
 /** encodeMessage returns one complete frame (length prefix included) carrying `m`. */
 export function encodeMessage(m: Message): Uint8Array {
+  const pieces = encodeMessagePieces(m);
+  return pieces.length === 1 ? (pieces[0] as Uint8Array) : concatBytes(pieces);
+}
+
+/**
+ * encodeMessagePieces returns the frame carrying `m` as pieces to write in order (see framePieces):
+ * large entry and snapshot data are not copied, so they must not change until written (they never do).
+ */
+export function encodeMessagePieces(m: Message): Uint8Array[] {
   const blobs: Uint8Array[] = [];
   const hd: Record<string, unknown> = { k: 'm', t: m.type, f: m.from, o: m.to };
   if (m.term) hd.T = m.term;
@@ -182,7 +225,7 @@ export function encodeMessage(m: Message): Uint8Array {
     ];
     blobs.push(s.data);
   }
-  return framePayload(hd, blobs);
+  return framePieces(hd, blobs);
 }
 
 /** isSnapshotMessage: snapshot chunks are never dropped by queue pressure while others can be. */

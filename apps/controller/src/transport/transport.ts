@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   decodePayload,
   encodeHello,
-  encodeMessage,
+  encodeMessagePieces,
   FrameDecoder,
   FrameError,
   type Hello,
@@ -79,7 +79,9 @@ export interface TransportStats {
 const HELLO_MAX_FRAME_BYTES = 4096;
 
 interface Queued {
-  frame: Uint8Array;
+  /** The frame, as pieces written in order (see encodeMessagePieces). */
+  pieces: Uint8Array[];
+  bytes: number;
   snap: boolean;
 }
 
@@ -261,17 +263,19 @@ export class TcpTransport {
       this.count('dropUnknownPeer', { to: m.to });
       return;
     }
-    const frame = encodeMessage(m);
-    if (frame.byteLength - 4 > this.maxFrameBytes) {
+    const pieces = encodeMessagePieces(m);
+    let bytes = 0;
+    for (const piece of pieces) bytes += piece.byteLength;
+    if (bytes - 4 > this.maxFrameBytes) {
       this.count('dropEncode', { to: m.to, reason: 'larger than maxFrameBytes' });
       return;
     }
     if (p.connected && !p.blocked && p.queue.length === 0) {
-      this.write(p, frame);
+      this.write(p, pieces);
       return;
     }
-    p.queue.push({ frame, snap: isSnapshotMessage(m) });
-    p.queuedBytes += frame.byteLength;
+    p.queue.push({ pieces, bytes, snap: isSnapshotMessage(m) });
+    p.queuedBytes += bytes;
     this.trimQueue(p);
   }
 
@@ -286,13 +290,13 @@ export class TcpTransport {
     for (const q of p.queue) {
       if (!q.snap && over()) {
         count--;
-        bytes -= q.frame.byteLength;
+        bytes -= q.bytes;
       } else keep.push(q);
     }
     while (keep.length > 1 && over()) {
       const q = keep.shift() as Queued;
       count--;
-      bytes -= q.frame.byteLength;
+      bytes -= q.bytes;
     }
     p.queue = keep;
     p.queuedBytes = bytes;
@@ -301,18 +305,20 @@ export class TcpTransport {
     for (let i = 0; i < dropped; i++) this.count('dropQueueFull', { to: p.id });
   }
 
-  private write(p: OutPeer, frame: Uint8Array): void {
+  private write(p: OutPeer, pieces: readonly Uint8Array[]): void {
     const s = p.socket as net.Socket;
     p.sent++;
     this.sentTotal++;
-    if (!s.write(frame)) p.blocked = true;
+    let ok = true;
+    for (const piece of pieces) ok = s.write(piece);
+    if (!ok) p.blocked = true;
   }
 
   private flush(p: OutPeer): void {
     while (p.connected && !p.blocked && p.queue.length > 0) {
       const q = p.queue.shift() as Queued;
-      p.queuedBytes -= q.frame.byteLength;
-      this.write(p, q.frame);
+      p.queuedBytes -= q.bytes;
+      this.write(p, q.pieces);
     }
   }
 
