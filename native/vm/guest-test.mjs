@@ -19,11 +19,12 @@ import {
 } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { BPFTOOL, bpftool, cgroup2Root, fileId } from './guest-facts.mjs';
 
 const mode = process.argv[2] ?? 'full';
 const NATIVE_ENTRY = process.env.PALISADE_NATIVE_ENTRY ?? '/host/native/dist/index.js';
 const BUSYBOX = '/host/bin/busybox';
-const BPFTOOL = '/host/bin/bpftool';
+
 const PIN_DIR = '/sys/fs/bpf/palisade-vmtest';
 const WORK = '/tmp/pvt';
 const EVENT_WAIT_MS = 15_000;
@@ -60,24 +61,6 @@ function finish() {
   process.exit(failed.length === 0 && results.length > 0 ? 0 : 1);
 }
 
-// --- the guest's own facts (independent of the addon's helpers, to cross-check them) ---------------
-function cgroup2Root() {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post?.split(' ')[0] === 'cgroup2') return pre.split(' ')[4];
-  }
-  throw new Error('no cgroup2 mount in /proc/self/mountinfo');
-}
-/** stat's dev (glibc encoding) to the kernel's s_dev encoding (major << 20 | minor). */
-function kernelDevOf(dev) {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return (major << 20n) | minor;
-}
-function fileId(path) {
-  const st = statSync(path, { bigint: true });
-  return { dev: kernelDevOf(st.dev), ino: st.ino };
-}
 const cgroupIdOfDir = (dir) => statSync(dir, { bigint: true }).ino;
 
 function makeCgroup(path) {
@@ -158,14 +141,6 @@ async function tcpServer(greeting, host = '127.0.0.1') {
 const connectArgv = (bin, peer) => [bin.path, 'nc', '127.0.0.1', String(peer.port)];
 
 // --- bpftool (the host's, through the copied loader) ------------------------------------------------------
-function bpftool(...args) {
-  const loader = process.env.PALISADE_VM_LOADER;
-  const r = spawnSync(loader, ['--library-path', process.env.PALISADE_VM_LIBS, BPFTOOL, ...args], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`bpftool ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
 const bpfIds = (what) => new Set(JSON.parse(bpftool('-j', what, 'show') || '[]').map((o) => o.id));
 const hasBpftool = () => existsSync(BPFTOOL) && process.env.PALISADE_VM_LOADER;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the bpf-lsm back-end's tests as root inside a stock Debian kernel under QEMU (TCG).
 #
-#   native/vm/run.sh <amd64> <bookworm|trixie> [--smoke]
+#   native/vm/run.sh <amd64> <bookworm|trixie> [--smoke|--bench]
 #
 # Assembles a share folder (Node >= 24 plus the glibc it needs, the built addon and the libraries it
 # links, native/dist and its runtime imports, static busybox, bpftool) and hands it to the verified
@@ -9,35 +9,47 @@
 # Exits with the guest test's exit code (125: the guest gave none, e.g. timeout or kernel panic).
 # --smoke checks the plumbing only (Node in the guest, cgroup2, moving a process into a cgroup,
 # loopback TCP, bpffs, bpftool) and does not need the addon.
+# --bench measures the bpf-lsm back-end's exec and connect overhead instead (guest-bench.mjs; palbench
+# from agents/enforcer/bench compiled static here and carried in the share). It takes the benchmarks'
+# lock /tmp/palisade-bench.lock for the boot and ends with the guest's JSON line. Knobs (env):
+# VM_BENCH_ROUNDS (default 20), VM_BENCH_EXECS (per block, default 300), VM_BENCH_CONNECTS (per block,
+# default 2000), VM_BENCH_PIN_CPU (the vCPU palbench and its children run on, default 1; "none": not
+# pinned, noisier); the guest is emulated (TCG): only its ratios mean something.
 #
 # Environment: KERNEL_VM (harness dir), VM_WORK (cache dir, default native/vm/.work), TMO (seconds
-# for the whole guest run, default 300), npm_config_nodedir (a Node >= 24 install to use),
+# for the whole guest run, default 300; 900 with --bench), npm_config_nodedir (a Node >= 24 install to use;
+# if it is older, the node on PATH),
 # KEEP_SHARE=1 (keep the assembled share after the run, for debugging; it is rebuilt every run).
 set -euo pipefail
 
-usage() { echo "usage: $0 <amd64> <bookworm|trixie> [--smoke]" >&2; exit 2; }
+usage() { echo "usage: $0 <amd64> <bookworm|trixie> [--smoke|--bench]" >&2; exit 2; }
 [[ $# -ge 2 && $# -le 3 ]] || usage
 ARCH=$1 SUITE=$2 MODE=${3:-full}
 case $ARCH in amd64) ;; *) echo "run.sh: only amd64 is wired (the share carries host x86-64 binaries)" >&2; exit 2 ;; esac
 case $SUITE in bookworm | trixie) ;; *) usage ;; esac
-case $MODE in full) ;; --smoke) MODE=smoke ;; *) usage ;; esac
+case $MODE in full) ;; --smoke) MODE=smoke ;; --bench) MODE=bench ;; *) usage ;; esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NATIVE=$(cd "$HERE/.." && pwd)
 REPO=$(cd "$NATIVE/.." && pwd)
 KERNEL_VM=${KERNEL_VM:-$(cd "$REPO/.." && pwd)/shared/tools/kernel-vm}
 VM_WORK=${VM_WORK:-$HERE/.work}
-export TMO=${TMO:-300}
+if [[ $MODE == bench ]]; then export TMO=${TMO:-900}; else export TMO=${TMO:-300}; fi
 die() { echo "run.sh: $*" >&2; exit 2; }
 [[ -x $KERNEL_VM/ci-bpf-lsm.sh ]] || die "kernel-vm harness not found at $KERNEL_VM (set KERNEL_VM)"
 
 # --- Node >= 24 on the host: the binary is carried into the guest ---------------------------------
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-NODE=
-if [[ -n ${npm_config_nodedir:-} && -x ${npm_config_nodedir}/bin/node ]]; then NODE=$npm_config_nodedir/bin/node; fi
-if [[ -z $NODE ]] && command -v node >/dev/null; then NODE=$(readlink -f "$(command -v node)"); fi
-[[ -n $NODE ]] || die "no node found (put Node >= 24 on PATH or set npm_config_nodedir)"
-(($(node_major "$NODE") >= 24)) || die "$NODE is Node $("$NODE" --version); Node >= 24 is needed"
+# npm_config_nodedir first, then PATH; the first that is Node >= 24 (npm passes a user-wide nodedir=/usr
+# to scripts, which may be an older Node than the one on PATH).
+NODE= SEEN=
+for cand in "${npm_config_nodedir:+$npm_config_nodedir/bin/node}" "$(command -v node || true)"; do
+  [[ -n $cand && -x $cand ]] || continue
+  cand=$(readlink -f "$cand")
+  if (($(node_major "$cand") >= 24)); then NODE=$cand; break; fi
+  SEEN+=" $cand ($("$cand" --version))"
+done
+[[ -n $NODE ]] || die "no Node >= 24 found (put it on PATH or set npm_config_nodedir); found:${SEEN:- none}"
 
 # --- the share --------------------------------------------------------------------------------------
 SHARE=$VM_WORK/share-$ARCH-$SUITE
@@ -71,7 +83,7 @@ BPFTOOL=$(command -v bpftool || true)
 [[ -n $BPFTOOL ]] && copy_with_libs "$(readlink -f "$BPFTOOL")" "$SHARE/bin/bpftool"
 
 ADDON=$NATIVE/addon/build/Release/palisade_bpf.node
-if [[ $MODE == full ]]; then
+if [[ $MODE == full || $MODE == bench ]]; then
   [[ -f $ADDON ]] || die "addon not built: $ADDON is missing (build native first)"
   [[ -f $NATIVE/dist/index.js ]] || die "native/dist/index.js is missing (run the native package's build)"
 fi
@@ -90,7 +102,23 @@ if [[ -f $ADDON && -f $NATIVE/dist/index.js ]]; then
   "$NODE" "$HERE/runtime-deps.mjs" "$NATIVE" "$SHARE/native/node_modules"
 fi
 
-cp "$HERE/guest.sh" "$HERE/guest-test.mjs" "$SHARE/"
+cp "$HERE/guest.sh" "$HERE/guest-test.mjs" "$HERE/guest-facts.mjs" "$SHARE/"
+if [[ $MODE == bench ]]; then
+  # The enforcer bench's load generator, static (the guest has no C library of its own).
+  "${CC:-cc}" -O2 -static -o "$SHARE/palbench" "$REPO/agents/enforcer/bench/palbench.c" || die "compiling palbench failed"
+  cp "$HERE/guest-bench.mjs" "$REPO/agents/enforcer/bench/common.mjs" "$SHARE/"
+  # Knobs and the policy's default protected paths (from @palisade/policy: its build, else its source).
+  DEFAULTS=$REPO/packages/policy/dist/defaults.js
+  [[ -f $DEFAULTS ]] || DEFAULTS=$REPO/packages/policy/src/defaults.ts
+  "$NODE" --no-warnings --input-type=module -e '
+    const { DEFAULT_PROTECTED_PATHS } = await import(process.argv[1]);
+    const n = (name, d) => Number(process.env[name] ?? d);
+    console.log(JSON.stringify({
+      rounds: n("VM_BENCH_ROUNDS", 20), execs: n("VM_BENCH_EXECS", 300), connects: n("VM_BENCH_CONNECTS", 2000),
+      pinCpu: (process.env.VM_BENCH_PIN_CPU ?? "1") === "none" ? null : n("VM_BENCH_PIN_CPU", 1),
+      defaultProtectedPaths: DEFAULT_PROTECTED_PATHS,
+    }));' "$DEFAULTS" >"$SHARE/bench.json" || die "reading the default protected paths from $DEFAULTS failed"
+fi
 # The harness runs /host/run.sh with no arguments: it carries the mode.
 printf '#!/bin/sh\nexec sh /host/guest.sh %s\n' "$MODE" >"$SHARE/run.sh"
 echo "run.sh: share $SHARE ($(du -sh "$SHARE" | cut -f1)), node $("$NODE" --version), mode $MODE"
@@ -104,6 +132,12 @@ boot() {
   rc=${PIPESTATUS[0]}
   set -e
 }
+if [[ $MODE == bench ]]; then
+  # Benchmarks on 2 cores disturb each other: one at a time (the host's benches take the same lock).
+  exec 8>/tmp/palisade-bench.lock
+  flock -n 8 || { echo "run.sh: waiting for /tmp/palisade-bench.lock (another benchmark is running)"; flock 8; }
+  echo "run.sh: bench $(cat "$SHARE/bench.json" | cut -c1-200); host load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 start=$(date +%s.%N)
 boot
 # The harness keeps the first kernel it unpacked; once Debian publishes a newer one it boots a file
@@ -117,4 +151,15 @@ fi
 end=$(date +%s.%N)
 awk -v a="$ARCH $SUITE $MODE" -v rc="$rc" -v s="$start" -v e="$end" -v lf="$LOG" \
   'BEGIN { printf "run.sh: %s: exit %s in %.1f s (log %s)\n", a, rc, e - s, lf }'
+if [[ $MODE == bench ]]; then
+  # The guest's figures as the last line, with the wall time of the whole run added.
+  json=$(sed -n 's/^BENCH-JSON //p' "$LOG" | tail -1)
+  if [[ -n $json ]]; then
+    "$NODE" -e 'const f = JSON.parse(process.argv[1]); f.suite = process.argv[2]; f.wallSeconds = Math.round((process.argv[4] - process.argv[3]) * 10) / 10; console.log(JSON.stringify(f))' \
+      "$json" "$SUITE" "$start" "$end"
+  else
+    echo "run.sh: the guest printed no figures (see $LOG)" >&2
+    [[ $rc -ne 0 ]] || rc=1
+  fi
+fi
 exit "$rc"

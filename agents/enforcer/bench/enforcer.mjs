@@ -38,6 +38,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AGENT_NODE_FLAGS } from '../dist/index.js';
+import { median, palbenchServe, pctOver, round, us } from './common.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = resolve(here, '../../..');
@@ -66,14 +67,6 @@ const CONTAINER = 'palbench';
 const IMAGE = 'palisade.bench/busybox:latest';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-const us = (ns) => round(ns / 1000, 1);
-const pctOver = (ratio) => round((ratio - 1) * 100, 1);
 const verdict = (ok) => (ok ? 'met' : 'MISSED');
 /** VmRSS and its anonymous / file-backed parts (the node binary's mapped text is file-backed), bytes. */
 const memOf = (pid) => {
@@ -329,8 +322,7 @@ async function palbench(...args) {
 
 /** palbench serve: one long-running process in the container answers every latency command. */
 let server;
-let serverOut = '';
-const serverWaiting = [];
+let command;
 function startServer() {
   server = spawn(
     tools.ctr,
@@ -339,31 +331,7 @@ function startServer() {
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
-  let stderr = '';
-  server.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  server.stdout.on('data', (d) => {
-    serverOut += d;
-    for (let i = serverOut.indexOf('\n'); i >= 0; i = serverOut.indexOf('\n')) {
-      const line = serverOut.slice(0, i);
-      serverOut = serverOut.slice(i + 1);
-      serverWaiting.shift()?.res(line);
-    }
-  });
-  server.on('exit', (code, sig) => {
-    for (const w of serverWaiting.splice(0))
-      w.rej(new Error(`palbench serve exited (${code ?? sig}): ${stderr.trim()}`));
-  });
-}
-async function command(...args) {
-  const line = await new Promise((res, rej) => {
-    serverWaiting.push({ res, rej });
-    server.stdin.write(`${args.join(' ')}\n`);
-  });
-  const r = JSON.parse(line);
-  if (r.error) throw new Error(`palbench ${args.join(' ')}: ${r.error}`);
-  return r;
+  ({ command } = palbenchServe(server));
 }
 
 // --- the enforcer (enforcer-host.mjs) ------------------------------------------------------------------
