@@ -129,6 +129,8 @@ describe('policy page', () => {
   it('validates JSON edits on the hub and names the field at fault', async () => {
     await page.getByTestId('edit-json').click();
     const editor = page.getByTestId('policy-json');
+    // The dialog fills its editor right after it opens (an effect): wait for the text, not the element.
+    await poll(() => editor.inputValue()).toContain('"groups"');
     const policy = JSON.parse(await editor.inputValue());
     policy.groups[0].name = 'Not A Name';
     await editor.fill(JSON.stringify(policy, null, 2));
