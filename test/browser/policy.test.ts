@@ -165,6 +165,7 @@ describe('node page enforcement', () => {
       lastError: null,
       events: 12,
       drops: 2,
+      spool: { pending: 4, dropped: 1 },
       workloads: [
         {
           containerId,
@@ -228,6 +229,9 @@ describe('node page enforcement', () => {
     expect(await page.getByTestId('enforcement-revision').textContent()).toBe('3');
     expect(await page.getByTestId('enforcement-generation').textContent()).toBe('7');
     expect(await page.getByTestId('enforcement-drops').textContent()).toContain('2');
+    const spool = await page.getByTestId('enforcement-spool').textContent();
+    expect(spool).toContain('4 waiting on the node');
+    expect(spool).toContain('1 dropped');
     const row = page.locator(`[data-testid="workload-row"][data-container="${containerId}"]`);
     await poll(() => row.getByTestId('workload-group').textContent()).toBe('web');
     expect(await row.getByTestId('workload-modes').textContent()).toMatch(/protect.*discover.*monitor/);
