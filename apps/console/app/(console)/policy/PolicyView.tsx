@@ -1,7 +1,7 @@
 'use client';
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Fragment, useEffect, useState } from 'react';
+import { Fragment, useLayoutEffect, useState } from 'react';
 import { mayWritePolicy, useMe } from '@/components/AppShell';
 import { ChevronRightIcon } from '@/components/icons';
 import { ModeBadge } from '@/components/ModeBadge';
@@ -343,8 +343,9 @@ function JsonDialog({
   const [error, setError] = useState<string | null>(null);
   const [checking, setChecking] = useState(false);
   // Filled when the dialog opens only: a background refresh must not wipe what the user is typing.
+  // A layout effect, so the dialog never paints with an empty editor.
   // biome-ignore lint/correctness/useExhaustiveDependencies: policy is read at opening time on purpose
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (open) {
       setText(JSON.stringify(policy, null, 2));
       setError(null);
