@@ -125,7 +125,7 @@ interface SnapshotPayloadV1 {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-/** Longest stretch of snapshot work between two yields to the event loop. */
+/** Longest stretch of snapshot or apply work between two yields to the event loop. */
 const SLICE_MS = 5;
 /**
  * After a snapshot that took T ms, the next one starts no sooner than this many times T later. The
@@ -137,19 +137,30 @@ const SNAPSHOT_PAUSE_FACTOR = 2;
 const FEED_ENTRY_BYTES = 4 * 1024 * 1024;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Long work in slices: `if (slices.due()) await slices.next();` after each step. */
+class TimeSlices {
+  private start = performance.now();
+  /** True once this slice has run SLICE_MS. */
+  due(): boolean {
+    return performance.now() - this.start > SLICE_MS;
+  }
+  /** Lets the event loop run, then starts a new slice. */
+  async next(): Promise<void> {
+    await yieldToEventLoop();
+    this.start = performance.now();
+  }
+}
+
 export async function encodeSnapshot(state: DesiredState): Promise<Uint8Array> {
   const parts: Buffer[] = [Buffer.from('{"v":2}\n')];
   let total = 8;
-  let sliceStart = performance.now();
+  const slices = new TimeSlices();
   // The Ready loop is paused while this runs, so the state cannot change between slices.
   for (const record of state.snapshotRecords()) {
     const line = Buffer.from(`${JSON.stringify(record)}\n`);
     parts.push(line);
     total += line.byteLength;
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToEventLoop();
-      sliceStart = performance.now();
-    }
+    if (slices.due()) await slices.next();
   }
   return concatSliced(parts, total);
 }
@@ -162,14 +173,11 @@ export async function encodeSnapshot(state: DesiredState): Promise<Uint8Array> {
 async function concatSliced(parts: readonly Uint8Array[], total: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(total);
   let at = 0;
-  let sliceStart = performance.now();
+  const slices = new TimeSlices();
   for (const p of parts) {
     out.set(p, at);
     at += p.byteLength;
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToEventLoop();
-      sliceStart = performance.now();
-    }
+    if (slices.due()) await slices.next();
   }
   return out;
 }
@@ -209,7 +217,7 @@ export async function decodeSnapshot(snap: Snapshot): Promise<DesiredState> {
   if (first.v === 1) return DesiredState.restore((first as SnapshotPayloadV1).state);
   if (first.v !== 2) throw new Error(`unknown snapshot payload version ${String(first.v)}`);
   const builder = new DesiredStateBuilder();
-  let sliceStart = performance.now();
+  const slices = new TimeSlices();
   for (let pos = end + 1; pos < data.length; ) {
     let next = data.indexOf(10, pos);
     if (next < 0) next = data.length;
@@ -218,10 +226,7 @@ export async function decodeSnapshot(snap: Snapshot): Promise<DesiredState> {
       builder.add(record, recordJson(data, pos, next, record));
     }
     pos = next + 1;
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToEventLoop();
-      sliceStart = performance.now();
-    }
+    if (slices.due()) await slices.next();
   }
   return builder.finish();
 }
@@ -542,13 +547,10 @@ export class RaftLog implements CommandLog {
     // A follower catching up gets thousands of committed entries in one Ready (each a JSON parse, a
     // schema check and a SHA-256): apply them in slices so the event loop runs in between. The Ready
     // loop is paused meanwhile (inputs queue up), and `appliedIndex` moves entry by entry.
-    let sliceStart = performance.now();
+    const slices = new TimeSlices();
     for (const e of rd.committedEntries) {
       this.applyEntry(e);
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
+      if (slices.due()) await slices.next();
     }
   }
 
