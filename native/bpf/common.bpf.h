@@ -95,8 +95,9 @@ static __always_inline __u8 pal_action_for(__u8 mode) {
   return PAL_ACTION_ALLOW;
 }
 
-/* Reserve an event; a full ring buffer is counted, never waited for. */
-static __always_inline struct pal_event *pal_event_reserve(void) {
+/* Reserve an event with its common fields filled; a full ring buffer is counted, never waited for. */
+static __always_inline struct pal_event *pal_event_reserve(__u8 kind, __u8 action, __u8 mechanism,
+                                                           __u64 cgroup_id) {
   struct pal_event *e = bpf_ringbuf_reserve(&pal_events, sizeof(*e), 0);
   if (!e) {
     __u32 idx = PAL_CNT_RINGBUF_DROPS;
@@ -105,6 +106,10 @@ static __always_inline struct pal_event *pal_event_reserve(void) {
     return 0;
   }
   __builtin_memset(e, 0, sizeof(*e));
+  e->kind = kind;
+  e->action = action;
+  e->mechanism = mechanism;
+  e->cgroup_id = cgroup_id;
   e->time_ns = bpf_ktime_get_ns();
   e->pid = bpf_get_current_pid_tgid() >> 32;
   bpf_get_current_comm(e->comm, sizeof(e->comm));

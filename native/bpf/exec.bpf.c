@@ -24,12 +24,8 @@ static __always_inline int pal_judge_exec(struct linux_binprm *bprm, bool skip_r
   if (bpf_map_lookup_elem(&pal_exec_allow, &key)) return -1;
 
   __u8 action = pal_action_for(mode);
-  struct pal_event *e = pal_event_reserve();
+  struct pal_event *e = pal_event_reserve(PAL_KIND_PROCESS, action, mechanism, cgroup_id);
   if (e) {
-    e->kind = PAL_KIND_PROCESS;
-    e->action = action;
-    e->mechanism = mechanism;
-    e->cgroup_id = cgroup_id;
     e->dev = dev;
     e->ino = ino;
     const char *filename = BPF_CORE_READ(bprm, filename);

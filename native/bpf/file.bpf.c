@@ -49,12 +49,8 @@ int BPF_PROG(pal_file_lsm, struct file *file, int ret) {
   if (!hit) return 0;
 
   __u8 action = pal_action_for(mode);
-  struct pal_event *e = pal_event_reserve();
+  struct pal_event *e = pal_event_reserve(PAL_KIND_FILE, action, PAL_MECH_BPF_LSM, cgroup_id);
   if (e) {
-    e->kind = PAL_KIND_FILE;
-    e->action = action;
-    e->mechanism = PAL_MECH_BPF_LSM;
-    e->cgroup_id = cgroup_id;
     e->dev = key.dev;
     e->ino = key.ino;
     e->flags = BPF_CORE_READ(file, f_flags);

@@ -35,12 +35,8 @@ static __always_inline bool pal_connect_check(__u8 family, const __u8 *addr, __u
     return true;
 
   __u8 action = pal_action_for(mode);
-  struct pal_event *e = pal_event_reserve();
+  struct pal_event *e = pal_event_reserve(PAL_KIND_NETWORK, action, mechanism, cgroup_id);
   if (e) {
-    e->kind = PAL_KIND_NETWORK;
-    e->action = action;
-    e->mechanism = mechanism;
-    e->cgroup_id = cgroup_id;
     e->family = family;
     e->proto = proto;
     e->dport = port;
