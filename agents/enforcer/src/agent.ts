@@ -206,9 +206,8 @@ export class Agent {
    * disk when the hub does not acknowledge them, so an outage loses none of them.
    */
   private async publishDurable(kind: 'security' | 'learned', body: unknown): Promise<void> {
-    await this.spoolOpened;
     const item = ObservationSpool.make(kind, body);
-    if (this.spool.status().pending > 0) await this.replaySpool();
+    await this.replaySpool();
     if (this.spool.status().pending === 0 && (await this.sendSpooled(item))) return;
     if (await this.spool.append(item)) return;
     if (!this.spoolFullLogged)
