@@ -11,9 +11,10 @@
 //      alternating the container in and out of the generation (the cost of enforcing this container);
 //   3. kernel → JS events/s: a UDP connect flood to a destination the policy does not allow, network in
 //      Monitor (one alert per connect), counted where the agent's EnforcementManager receives events;
-//   4. enforcer RSS, idle (after GC) and while receiving ~10k events/s.
-// Enforcement runs in enforcer-host.mjs: openBackends + EnforcementManager from agents/enforcer/dist, the
-// agent's enforcement path without the hub connection. Ratios are medians over rounds/cycles. Prints
+//   4. enforcer RSS, idle (after GC) and while receiving ~10k events/s (with its CPU use meanwhile).
+// Enforcement runs in enforcer-host.mjs, started with the agent's node flags: it loads all the agent's
+// modules and runs openBackends + EnforcementManager from agents/enforcer/dist, the agent's enforcement
+// path without the hub connection. Ratios are medians over rounds/cycles. Prints
 // figures and ends with one JSON line. Knobs (env): ENFORCER_BENCH_{EXECS,CONNECTS,ROUNDS,CYCLES,
 // BLOCK_EXECS,BLOCK_CONNECTS,FLOOD_SECONDS,FLOOD_PROCS,RSS_SECONDS,RSS_RATE,TIMEOUT_SECONDS}.
 import { execFile, fork, spawn } from 'node:child_process';
